@@ -1,0 +1,143 @@
+"""One checkpoint format for every model: safetensors weights + a JSON header in the metadata.
+
+``<name>.safetensors`` (exported model)::
+
+    tensors : the model's state_dict (EMA weights substituted for the EMA'd module)
+    metadata: {"animegen": JSON}, JSON = {
+        "format": "animegen-checkpoint", "format_version": 1,
+        "family": "vae", "model_config": {...}, "data": {"channels": 3, "size": 64,
+        "range": [-1, 1], "normalisation": "x_uint8 / 127.5 - 1"},
+        "animegen_version": "0.1.0", "step": 1200, "epoch": 3, "extra": {...}}
+
+Loading never unpickles or executes anything from the file: the JSON names a family from the
+registry, the family's config dataclass is rebuilt strictly, and the weights are loaded strictly.
+
+The resumable training state (optimizers, EMA, RNG, data order) is a separate file written by
+:mod:`animegen.train.state` in the same safetensors + JSON form.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from animegen import __version__
+from animegen.config import from_dict, to_dict
+from animegen.errors import CheckpointError, ConfigError
+from animegen.fsutil import atomic_path
+
+FORMAT = "animegen-checkpoint"
+FORMAT_VERSION = 1
+META_KEY = "animegen"
+NORMALISATION = {"range": [-1.0, 1.0], "normalisation": "x_uint8 / 127.5 - 1"}
+
+
+def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # safetensors refuses shared or non-contiguous storage: give each tensor its own memory
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], header: dict) -> None:
+    """Atomically write tensors + a JSON header (under metadata key ``animegen``)."""
+    from safetensors.torch import save_file
+
+    with atomic_path(path) as tmp:
+        save_file(_contiguous(tensors), str(tmp), metadata={META_KEY: json.dumps(header)})
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The JSON header of an animegen safetensors file; CheckpointError for anything else."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such file")
+    if p.is_dir():
+        raise CheckpointError(f"{p}: is a folder; pass a .safetensors checkpoint file (e.g. {p}/final.safetensors)")
+    if p.stat().st_size < 16:
+        raise CheckpointError(f"{p}: not an animegen checkpoint (file is {p.stat().st_size} bytes; truncated or empty)")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises several error types for bad headers
+        raise CheckpointError(f"{p}: not an animegen checkpoint (unreadable safetensors header: {_short(exc)})") from None
+    if META_KEY not in meta:
+        raise CheckpointError(f"{p}: a safetensors file, but not an animegen checkpoint (no '{META_KEY}' metadata)")
+    try:
+        header = json.loads(meta[META_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{p}: corrupt animegen metadata (not JSON)") from None
+    if not isinstance(header, dict) or header.get("format") not in (FORMAT, FORMAT + "-train-state"):
+        raise CheckpointError(f"{p}: not an animegen checkpoint (unknown format {header.get('format')!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(
+            f"{p}: checkpoint format version {version!r} is not supported by animegen {__version__} "
+            f"(supports 1..{FORMAT_VERSION}); upgrade animegen"
+        )
+    return header
+
+
+def read_tensors(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device=map_location)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: checkpoint data is corrupt or truncated ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def save_model(path: str | os.PathLike, model, step: int = 0, epoch: int = 0,
+               state_dict: dict[str, torch.Tensor] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (or ``state_dict`` for it, e.g. with EMA weights) as an exported checkpoint."""
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "family": model.family,
+        "model_config": to_dict(model.config),
+        "data": {"channels": model.spec.channels, "size": model.spec.size, **NORMALISATION},
+        "animegen_version": __version__,
+        "torch_version": torch.__version__.split("+")[0],
+        "step": int(step),
+        "epoch": int(epoch),
+        "extra": extra or {},
+    }
+    save_tensors(path, state_dict if state_dict is not None else model.state_dict(), header)
+    return Path(path)
+
+
+def load_model(path: str | os.PathLike, map_location: str = "cpu"):
+    """Rebuild a ready model (eval mode) from the file alone. The header is at ``model.checkpoint_header``."""
+    from animegen.models import MODELS, DataSpec
+
+    header = read_header(path)
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: this is a resumable training state, not a model; pass the model checkpoint "
+                              "(e.g. final.safetensors) or use `animegen train --resume RUN_DIR`")
+    family = header.get("family")
+    if family not in MODELS:
+        raise CheckpointError(f"{path}: unknown model family {family!r} (this animegen knows: {', '.join(sorted(MODELS))})")
+    cls = MODELS[family]
+    try:
+        config = from_dict(cls.config_cls, header.get("model_config") or {}, "model")
+        data = header["data"]
+        spec = DataSpec(channels=int(data["channels"]), size=int(data["size"]))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model ({exc})") from None
+    model = cls(config, spec)
+    tensors = read_tensors(path, map_location)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the {family} architecture ({_short(exc)})") from None
+    model.to(map_location).eval()
+    model.checkpoint_header = header
+    return model

@@ -1,0 +1,75 @@
+"""Entry point of the ``animegen`` command.
+
+Each command lives in its own module (one function per command); this file only wires them up and
+turns errors into one clear line: user errors print ``error: ...`` and exit 1, Ctrl-C exits 130.
+Set ``ANIMEGEN_DEBUG=1`` to see full tracebacks.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+import typer
+
+from animegen import __version__
+from animegen.cli.app import app
+from animegen.errors import AnimegenError
+
+# command modules, in the order `animegen --help` lists them
+COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "doctor"]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"animegen.cli.{_name}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"animegen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Train generative models of anime faces (AE, VAE, DCGAN, WGAN, WGAN-GP) and look inside them.
+
+    Start with [bold]animegen doctor[/bold], then e.g.
+    [bold]animegen train --model vae --data synth:20000 --set train.max_minutes=5[/bold].
+    """
+    from animegen.progress import set_quiet
+
+    if quiet:
+        set_quiet(True)
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    print(f"error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    debug = os.environ.get("ANIMEGEN_DEBUG", "") not in ("", "0")
+    try:
+        rv = app(args=argv, prog_name="animegen", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except AnimegenError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+    except Exception as exc:  # an unexpected bug: still one line unless debugging
+        if debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)")
+    sys.exit(rv if isinstance(rv, int) else 0)

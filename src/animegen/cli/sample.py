@@ -1,0 +1,4 @@
+"""`animegen sample` (being written: see the issue tracker)."""
+from __future__ import annotations
+
+from animegen.cli.app import app

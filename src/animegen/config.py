@@ -1,0 +1,329 @@
+"""Typed configs: dataclasses per component, TOML recipes, ``--set section.key=value`` overrides.
+
+A run is described by :class:`RunConfig`::
+
+    family = "vae"            # which model family (a key of animegen.models.MODELS)
+    name = "vae-faces"        # run folder prefix
+    [data]   ...  -> DataConfig
+    [model]  ...  -> the family's own config dataclass (e.g. VAEConfig)
+    [train]  ...  -> TrainConfig
+
+Unknown keys are errors that name the key and the valid ones; values are checked against the
+field's type. The fully resolved config is written into every run folder as ``config.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from animegen.errors import ConfigError
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass
+class DataConfig:
+    """Where the training images come from and how they are presented to the model."""
+
+    source: str = "synth:20000"
+    """A prepared dataset folder, an image folder/zip/tar, ``synth:N``, ``mnist:DIR`` or ``hf:NAME``."""
+    size: int = 64
+    """Side length in pixels the model sees (images are resized when they differ)."""
+    channels: int = 3
+    """3 for RGB, 1 for grayscale (MNIST)."""
+    val_fraction: float = 0.05
+    """Share of images held out for validation (reconstruction loss, ``best`` checkpoint)."""
+    hflip: bool = True
+    """Random horizontal flips as augmentation (faces are roughly symmetric)."""
+    seed: int = 0
+    """Seed for the train/validation split."""
+
+
+@dataclass
+class TrainConfig:
+    """Model-agnostic training loop settings (optimizer settings live in the model's config)."""
+
+    steps: int = 5000
+    batch_size: int = 64
+    max_minutes: float = 0.0
+    """Wall-clock budget; 0 means no limit. Training stops cleanly (final checkpoint) when reached."""
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` picks CUDA, then MPS, then CPU."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """``auto``: bf16 autocast where the hardware supports it (CPU with AVX-512 BF16, CUDA Ampere+)."""
+    channels_last: bool = True
+    threads: int = 0
+    """CPU threads for torch; 0 keeps torch's default (all cores)."""
+    ema_decay: float = 0.999
+    """EMA of the generator/decoder weights used for sampling; 0 disables."""
+    ema_start: int = 0
+    """Step from which EMA averaging starts (weights are copied before that)."""
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    eval_every: int = 1000
+    """Validation loss (AE/VAE) or quick diversity/KID check (GANs) every N steps; 0 disables."""
+    keep_checkpoints: int = 2
+    grad_clip: float = 0.0
+    """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""
+    max_grad_norm: float = 1e4
+    """A gradient norm above this counts as divergence (rollback)."""
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
+    n_sample_grid: int = 64
+
+
+@dataclass
+class RunConfig:
+    family: str = "vae"
+    name: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.family
+
+
+# --------------------------------------------------------------------------- generic machinery
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-ready dict of a (nested) dataclass."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check/convert ``value`` (from TOML, JSON or a ``--set`` string) to the annotated type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if isinstance(value, str) and value not in args:
+            # allow e.g. "1" for Literal[1]
+            for a in args:
+                if str(a) == value:
+                    return a
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin in (tuple, list):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        inner = args[0] if args else Any
+        out = [coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of settings, got {value!r}")
+        return from_dict(tp, value, where)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                try:
+                    f = float(value)
+                except ValueError:
+                    f = None
+                if f is not None and f.is_integer():
+                    return int(f)
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{where}: cannot use {value!r} as {_type_name(tp)}")
+
+
+def from_dict(cls: type, data: dict, where: str = "") -> Any:
+    """Build dataclass ``cls`` from a dict, strictly: unknown keys and wrong types are errors."""
+    hints = _hints(cls)
+    names = [f.name for f in fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown setting '{prefix}{unknown[0]}'; valid keys{' in [' + where + ']' if where else ''}: "
+            + ", ".join(names)
+        )
+    kwargs = {}
+    for k, v in data.items():
+        kwargs[k] = coerce(v, hints[k], f"{where}.{k}" if where else k)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where or cls.__name__}: {exc}") from exc
+
+
+def model_config_class(family: str) -> type:
+    from animegen.models import MODELS
+
+    if family not in MODELS:
+        raise ConfigError(f"unknown model family '{family}'; choose one of: {', '.join(sorted(MODELS))}")
+    return MODELS[family].config_cls
+
+
+def run_config_from_dict(data: dict) -> RunConfig:
+    data = dict(data)
+    family = data.get("family", RunConfig.family)
+    if not isinstance(family, str):
+        raise ConfigError(f"family: expected a string, got {family!r}")
+    mcls = model_config_class(family)
+    model = from_dict(mcls, data.pop("model", None) or {}, "model")
+    rc = from_dict(RunConfig, {k: v for k, v in data.items()}, "")
+    rc.model = model
+    return rc
+
+
+def _split_override(item: str) -> tuple[list[str], str]:
+    if "=" not in item:
+        raise ConfigError(f"--set expects section.key=value, got '{item}'")
+    key, value = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set expects section.key=value, got '{item}'")
+    return key.split("."), value.strip()
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``section.key=value`` strings in order, each checked against the field's type."""
+    for item in overrides:
+        path, value = _split_override(item)
+        if path == ["family"]:
+            if value != cfg.family:
+                # changing the family resets the model config to that family's defaults
+                cfg.family = value
+                cfg.model = model_config_class(value)()
+            continue
+        obj: Any = cfg
+        for i, part in enumerate(path):
+            where = ".".join(path[: i + 1])
+            if not (is_dataclass(obj) and not isinstance(obj, type)):
+                raise ConfigError(f"'{'.'.join(path[:i])}' is a value, not a section; cannot set '{where}'")
+            names = [f.name for f in fields(obj)]
+            if part not in names:
+                section = ".".join(path[:i]) or "the top level"
+                raise ConfigError(f"unknown setting '{where}'; valid keys in {section}: {', '.join(names)}")
+            if i == len(path) - 1:
+                tp = _hints(type(obj))[part]
+                if is_dataclass(tp):
+                    raise ConfigError(f"'{where}' is a section; set one of its keys, e.g. {where}.<key>=...")
+                setattr(obj, part, coerce(value, tp, where))
+            else:
+                obj = getattr(obj, part)
+    return cfg
+
+
+def load_toml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+
+
+def resolve_run_config(
+    family: str | None = None,
+    config_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    data_source: str | None = None,
+) -> RunConfig:
+    """Defaults ← recipe file ← ``--model`` / ``--data`` ← ``--set`` overrides, in that order."""
+    data: dict = load_toml(config_path) if config_path else {}
+    if family:
+        if data.get("family") not in (None, family):
+            data.pop("model", None)  # recipe's model settings belong to another family
+        data["family"] = family
+    cfg = run_config_from_dict(data)
+    if data_source:
+        cfg.data.source = data_source
+    apply_overrides(cfg, overrides or [])
+    return cfg
+
+
+def dumps(cfg: Any) -> str:
+    return json.dumps(to_dict(cfg), indent=2)
+
+
+def replace(obj: Any, **changes: Any) -> Any:
+    return dataclasses.replace(obj, **changes)

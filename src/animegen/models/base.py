@@ -1,0 +1,140 @@
+"""The one interface every model family implements, so that the trainer, sampler, metrics and latent
+tools never need to know which model they hold.
+
+Conventions
+-----------
+* Images are ``float`` tensors ``[B, C, H, W]`` in ``[-1, 1]`` (uint8 ``x`` maps to ``x / 127.5 - 1``).
+* A model is built from ``(config, spec)`` alone: ``config`` is the family's dataclass, ``spec`` the
+  data shape. That is what a checkpoint stores, so ``animegen.load(path)`` can rebuild it.
+* ``train_step`` owns its losses, backward passes and optimizer steps, but performs every
+  update through ``ctx.optimize(name, loss)``; the trainer's context handles zero_grad, backward,
+  gradient all-reduce (data parallel), clipping, norm logging, divergence checks and AMP scaling.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, ContextManager, Protocol
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Shape of the images a model consumes and produces."""
+
+    channels: int = 3
+    size: int = 64
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+
+class StepContext(Protocol):
+    """What a model's ``train_step`` may ask of the trainer."""
+
+    step: int
+    device: torch.device
+
+    def autocast(self) -> ContextManager:
+        """Mixed-precision context for forward passes (a no-op in fp32)."""
+
+    def optimize(self, name: str, loss: Tensor, retain_graph: bool = False) -> Tensor:
+        """zero_grad → backward(loss) → sync/clip grads → optimizer ``name``.step(); returns grad norm."""
+
+
+class SimpleContext:
+    """A minimal single-process fp32 ``StepContext`` (for tests, notebooks and the contract test)."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], device: str | torch.device = "cpu"):
+        self.optimizers = optimizers
+        self.device = torch.device(device)
+        self.step = 0
+
+    def autocast(self) -> ContextManager:
+        return contextlib.nullcontext()
+
+    def optimize(self, name: str, loss: Tensor, retain_graph: bool = False) -> Tensor:
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward(retain_graph=retain_graph)
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params]) if params else torch.zeros(())
+        opt.step()
+        return norm
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every animegen model family."""
+
+    family: ClassVar[str] = ""
+    """Registry key, stored in checkpoints (e.g. ``"vae"``)."""
+    config_cls: ClassVar[type] = object
+    """The family's config dataclass."""
+    ema_module: ClassVar[str | None] = None
+    """Attribute name of the submodule whose weights get an EMA for sampling (``"generator"``, ``"decoder"``)."""
+    has_encoder: ClassVar[bool] = False
+    is_adversarial: ClassVar[bool] = False
+
+    def __init__(self, config: Any, spec: DataSpec):
+        super().__init__()
+        self.config = config
+        self.spec = spec
+
+    # ---- latent space ---------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        raise NotImplementedError
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
+        """Draw ``n`` latents from the prior N(0, I): ``[n, latent_dim]``.
+
+        ``truncation`` (GANs): resample entries whose magnitude exceeds it (the truncation trick).
+        """
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(device)
+        if truncation is not None and truncation > 0:
+            while True:
+                bad = z.abs() > truncation
+                if not bad.any():
+                    break
+                z[bad] = torch.randn(int(bad.sum()), generator=generator, device="cpu").to(device)
+        return z
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Latents ``[B, latent_dim]`` → images ``[B, C, H, W]`` in ``[-1, 1]``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
+        """``n`` new images ``[n, C, H, W]`` in ``[-1, 1]`` from the prior."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.decode(self.sample_latent(n, generator, truncation)).clamp(-1, 1)
+        finally:
+            self.train(was_training)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Images ``[B, C, H, W]`` → latent codes ``[B, latent_dim]`` (the posterior mean for a VAE)."""
+        raise NotImplementedError(f"{self.family} has no encoder")
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x)).clamp(-1, 1)
+
+    # ---- training -------------------------------------------------------------------------------
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Optimizers by name (``{"ae": ...}`` or ``{"g": ..., "d": ...}``), settings from the config."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        """One training iteration on ``batch`` ``[B, C, H, W]``; returns detached 0-d scalars to log."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def eval_step(self, batch: Tensor) -> dict[str, Tensor]:
+        """Validation scalars on a held-out batch (lower is better for the first key); may be empty."""
+        return {}
