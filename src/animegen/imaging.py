@@ -192,20 +192,23 @@ def save_gif(frames: Iterable[np.ndarray | torch.Tensor], path: str | os.PathLik
 
 
 def save_mp4(frames: Iterable[np.ndarray | torch.Tensor], path: str | os.PathLike, fps: float = 24) -> None:
-    """H.264 MP4 via imageio-ffmpeg (``pip install animegen[video]``). Frames are padded to even sizes."""
-    imageio = require("imageio.v2", "pip install 'animegen[video]'", "MP4 export")
-    require("imageio_ffmpeg", "pip install 'animegen[video]'", "MP4 export")
+    """H.264 MP4 via the static ffmpeg of imageio-ffmpeg (``pip install animegen[video]``).
+
+    Frames are padded to even sizes (yuv420p needs them)."""
+    iio_ffmpeg = require("imageio_ffmpeg", "pip install 'animegen[video]'", "MP4 export")
     arr = _frames_uint8(frames)
     h, w = arr[0].shape[:2]
     ph, pw = h % 2, w % 2
     if ph or pw:
         arr = [np.pad(a, ((0, ph), (0, pw), (0, 0)), mode="edge") for a in arr]
     with atomic_path(path) as tmp:
-        writer = imageio.get_writer(str(tmp), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                    pixelformat="yuv420p", macro_block_size=1, output_params=["-loglevel", "error", "-f", "mp4"])
+        writer = iio_ffmpeg.write_frames(str(tmp), (w + pw, h + ph), fps=fps, codec="libx264", pix_fmt_in="rgb24",
+                                         pix_fmt_out="yuv420p", macro_block_size=1, quality=8,
+                                         output_params=["-f", "mp4", "-movflags", "+faststart"], ffmpeg_log_level="error")
+        writer.send(None)  # start the generator
         try:
             for a in arr:
-                writer.append_data(a)
+                writer.send(np.ascontiguousarray(a))
         finally:
             writer.close()
 
