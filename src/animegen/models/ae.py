@@ -1,0 +1,157 @@
+"""Deterministic autoencoder (family ``"ae"``), on the backbone it shares with the VAE (:mod:`.convnet`).
+
+Usage::
+
+    from animegen.models import MODELS, DataSpec
+    model = MODELS["ae"](AEConfig(latent_dim=256), DataSpec(3, 128))
+    opt = model.make_optimizers()            # {"ae": AdamW}
+    codes = model.encode(x)                   # [B, 256]
+
+Its latent space is not shaped like N(0, I), so ``sample()`` (which draws from N(0, I)) shows the
+"holes" between training codes that motivate the VAE (seed article 000: AE code std ≈ 53 vs 0.2).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from animegen.models import losses
+from animegen.models.base import DataSpec, GenerativeModel, StepContext
+from animegen.models.convnet import build_decoder, build_encoder
+
+
+@dataclass
+class AEConfig:
+    """Autoencoder settings (``--set model.key=value``)."""
+
+    arch: Literal["conv", "mlp"] = "conv"
+    """``conv``: the shared conv backbone; ``mlp``: D-hidden-latent (784-400-20 for MNIST)."""
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    """Conv channel widths per stage, highest resolution first (the 64 px list; 128 px repeats the first)."""
+    hidden: int = 400
+    """Hidden units of the MLP variant."""
+    latent_dim: int = 128
+    norm: Literal["batch", "group", "none"] = "batch"
+    upsample: Literal["transpose", "nearest"] = "transpose"
+    """Decoder upsampling: ConvTranspose k4 s2, or nearest ×2 + conv 3×3."""
+    loss: Literal["mse", "l1", "bce"] = "mse"
+    """Reconstruction loss summed per image: squared error, absolute error, or Bernoulli
+    cross-entropy on [0, 1] targets (the decoder then outputs logits; MNIST)."""
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    """Decoupled weight decay (AdamW)."""
+
+
+def in_eval_mode(fn):
+    """Run a method with the model in eval mode (BatchNorm running stats untouched), then restore."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        was_training = self.training
+        self.eval()
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            self.train(was_training)
+
+    return wrapper
+
+
+class EncoderDecoderModel(GenerativeModel):
+    """What the AE and the VAE share: encoder/decoder built from the same config fields, the output
+    head (mean in [-1, 1] or Bernoulli logits), one optimizer named ``"ae"``."""
+
+    has_encoder = True
+    ema_module = None  # EMA of the decoder alone would no longer match the encoder used by encode()/reconstruct()
+
+    def __init__(self, config, spec: DataSpec):
+        super().__init__(config, spec)
+        if config.latent_dim < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {config.latent_dim}")
+        self.encoder = build_encoder(config, spec, self._encoder_outputs())
+        self.decoder = build_decoder(config, spec)
+
+    def _encoder_outputs(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def outputs_logits(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.latent_dim)
+
+    @property
+    def batches_per_step(self) -> int:
+        return 1
+
+    @property
+    def num_pixels(self) -> int:
+        c, h, w = self.spec.shape
+        return c * h * w
+
+    def decode(self, z: Tensor) -> Tensor:
+        out = self.decoder(z).float()  # [B, C, H, W] mean or logits
+        if self.outputs_logits:
+            return torch.sigmoid(out) * 2.0 - 1.0  # Bernoulli mean mapped back to [-1, 1]
+        return out.clamp(-1.0, 1.0)
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        return {"ae": torch.optim.AdamW(self.parameters(), lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)}
+
+
+class AE(EncoderDecoderModel):
+    family = "ae"
+    config_cls = AEConfig
+
+    @property
+    def outputs_logits(self) -> bool:
+        return self.config.loss == "bce"
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.encoder(x).float()  # [B, latent_dim]
+
+    def _recon_per_image(self, x: Tensor, out: Tensor) -> Tensor:
+        """Reconstruction loss per image ``[B]`` (summed over pixels)."""
+        if self.config.loss == "bce":
+            return losses.bernoulli_nll(x, out)
+        if self.config.loss == "l1":
+            return losses.l1_per_image(x, out)
+        return losses.squared_error_per_image(x, out)
+
+    def _terms(self, x: Tensor, ctx: StepContext | None = None) -> dict[str, Tensor]:
+        with ctx.autocast() if ctx is not None else contextlib.nullcontext():
+            z = self.encoder(x)  # [B, latent]
+            out = self.decoder(z)  # [B, C, H, W]
+        out = out.float()
+        recon = self._recon_per_image(x.float(), out)  # [B]
+        mean = torch.sigmoid(out) * 2 - 1 if self.outputs_logits else out
+        mse = losses.squared_error_per_image(x.float(), mean) / self.num_pixels  # [B]
+        return {"recon": recon, "mse": mse}
+
+    def train_step(self, batch: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        t = self._terms(batch, ctx)
+        loss = t["recon"].mean()  # reconstruction loss per image, batch mean
+        grad_norm = ctx.optimize("ae", loss)
+        return {
+            "loss": loss.detach(),
+            "recon_per_image": loss.detach(),
+            "recon_per_pixel": loss.detach() / self.num_pixels,
+            "mse_per_pixel": t["mse"].mean().detach(),
+            "grad_norm": grad_norm.detach(),
+        }
+
+    @torch.no_grad()
+    @in_eval_mode
+    def eval_step(self, batch: Tensor) -> dict[str, Tensor]:
+        t = self._terms(batch)
+        recon = t["recon"].mean()
+        return {"recon_per_image": recon, "recon_per_pixel": recon / self.num_pixels, "mse_per_pixel": t["mse"].mean()}

@@ -1,0 +1,256 @@
+"""DCGAN family (``"dcgan"``; Radford et al. 2016) with three architecture presets (``arch``):
+
+``seed002`` — exactly the layout of seed article 002 (the classic anime-face homework GAN), 64 px::
+
+    G  z [B, 100] → Linear(z, fd·8·4·4, bias=False) → BN1d → ReLU → [B, 512, 4, 4]
+       → ConvT(k5 s2 p2 op1, bias=False)-BN-ReLU → [B, 256, 8, 8] → [B, 128, 16, 16] → [B, 64, 32, 32]
+       → ConvT(fd, C, k5 s2 p2 op1, bias=False) → Tanh → [B, 3, 64, 64]
+    D  x → Conv(C, fd, k4 s2 p1) → LReLU(0.2) → [B, 64, 32, 32]
+       → Conv(k4 s2 p1)-BN-LReLU → [B, 128, 16, 16] → [B, 256, 8, 8] → [B, 512, 4, 4]
+       → Conv(8fd, 1, k4 s1 p0) → [B] logits (the article's Sigmoid is folded into BCE-with-logits:
+         the same objective, numerically stable)
+
+``examples`` — the pytorch/examples DCGAN: G = ConvT(z, 8·ngf, k4 s1 p0) from 1×1 then ConvT k4 s2 p1
+doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weights N(0, 0.02); ngf = ndf = 64.
+
+``fast`` — the recommended recipe for a small CPU budget (see :data:`PRESETS` and ``configs/gan-recommended.toml``):
+G: Linear → [B, 8w, 4, 4] then nearest-×2 + conv 3×3 + BN + ReLU per doubling (no checkerboard colour
+noise), conv 3×3 → Tanh; D: spectrally normalised (Miyato et al. 2018) conv k4 s2 p1 + LReLU, no
+BatchNorm; hinge loss; DiffAugment colour/translation/cutout (Zhao et al. 2020); Adam 2e-4, β (0.5, 0.99).
+
+Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
+low-resolution end (channel multipliers 1-2-4-8-8, capped at 8×, so G starts at [B, 8·fd, 4, 4] and has one
+more 8·fd → 8·fd doubling; D one more 8·fd block). MNIST 28 px: G starts at 7×7 with two doublings
+([B, 2·fd, 7, 7] → [B, fd, 14, 14] → [B, 1, 28, 28]); D's last conv uses a 7×7 kernel; 32 px: three doublings.
+
+Fields left at ``None`` take the value of the ``arch`` preset; the model stores the resolved config, so
+a checkpoint always records concrete values.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from animegen.errors import ConfigError
+from animegen.models import losses
+from animegen.models.base import DataSpec, GenerativeModel, StepContext
+from animegen.models.blocks import (Reshape, act, gan_multipliers, init_dcgan, norm2d, plan_stages, spectral,
+                                    up_block)
+from animegen.models.diffaug import diff_augment, parse_policy
+
+Arch = Literal["fast", "seed002", "examples"]
+
+PRESETS: dict[str, dict] = {
+    # seed article 002 (training: Adam lr 1e-4, batch 64 in the article; β1 0.5 as in DCGAN)
+    "seed002": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
+                    spectral_norm=False, diffaug="", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999)),
+    # pytorch/examples dcgan/main.py defaults
+    "examples": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
+                     spectral_norm=False, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
+    # recommended for a CPU budget: lighter nets (more steps per minute), SN-D without BN, hinge, DiffAugment
+    "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="hinge", g_norm="batch", d_norm="none",
+                 spectral_norm=True, diffaug="color,translation,cutout", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
+}
+
+
+@dataclass
+class DCGANConfig:
+    """DCGAN settings (``--set model.key=value``). ``None`` = the value of the ``arch`` preset (see PRESETS)."""
+
+    arch: Arch = "fast"
+    """Layout preset: ``fast`` (recommended), ``seed002`` (seed article 002), ``examples`` (pytorch/examples)."""
+    latent_dim: int | None = None
+    """z size (seed002/examples 100, fast 128)."""
+    g_width: int | None = None
+    """Generator base width fd/ngf: channels are fd·8 at 4×4 down to fd (64; fast 32)."""
+    d_width: int | None = None
+    """Discriminator base width fd/ndf (64; fast 32)."""
+    loss: Literal["ns", "hinge"] | None = None
+    """``ns``: non-saturating BCE (Goodfellow et al. 2014); ``hinge`` (Lim & Ye 2017; Miyato et al. 2018)."""
+    g_norm: Literal["batch", "pixel", "none"] | None = None
+    d_norm: Literal["batch", "instance", "layer", "none"] | None = None
+    spectral_norm: bool | None = None
+    """Spectral normalisation on every D layer (Miyato et al. 2018)."""
+    diffaug: str | None = None
+    """DiffAugment policy, a comma list of color, translation, cutout; "" for none (Zhao et al. 2020)."""
+    r1_gamma: float = 0.0
+    """R1 penalty weight γ on real data (Mescheder et al. 2018); 0 disables."""
+    lr_g: float | None = None
+    lr_d: float | None = None
+    """Separate learning rates allow TTUR (Heusel et al. 2017)."""
+    betas: tuple[float, float] | None = None
+    weight_decay: float = 0.0
+
+
+def resolve_preset(config: DCGANConfig) -> DCGANConfig:
+    """A copy of ``config`` with every ``None`` replaced by the ``arch`` preset's value."""
+    if config.arch not in PRESETS:
+        raise ConfigError(f"model.arch: unknown DCGAN preset {config.arch!r}; choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[config.arch]
+    changes = {k: v for k, v in preset.items() if getattr(config, k) is None}
+    return dataclasses.replace(config, **changes)
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def _g_norm1d(kind: str, features: int) -> nn.Module:
+    return nn.BatchNorm1d(features) if kind == "batch" else nn.Identity()
+
+
+def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm: str = "batch") -> nn.Sequential:
+    """The generator of a preset, for any size ``plan_stages`` accepts."""
+    n, base = plan_stages(spec.size)
+    ch = [width * m for m in gan_multipliers(n)]  # channels per resolution, highest first: [fd, 2fd, 4fd, 8fd]
+    c = spec.channels
+    bias = norm != "batch"
+    layers: list[nn.Module] = []
+    if arch == "seed002":
+        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=False),  # [B, 8fd*4*4]
+                   _g_norm1d(norm, ch[-1] * base * base), act("relu"),
+                   Reshape(ch[-1], base, base)]  # [B, 8fd, 4, 4]
+        if norm == "pixel":
+            layers.append(norm2d("pixel", ch[-1]))
+        for i in range(n - 1, 0, -1):  # dconv_bn_relu: [B, 8fd, 4, 4] → [B, 4fd, 8, 8] → ... → [B, fd, 32, 32]
+            layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 5, 2, padding=2, output_padding=1, bias=bias),
+                       norm2d(norm, ch[i - 1]), act("relu")]
+        layers += [nn.ConvTranspose2d(ch[0], c, 5, 2, padding=2, output_padding=1, bias=False),  # [B, C, 64, 64]
+                   nn.Tanh()]
+    elif arch == "examples":
+        layers += [Reshape(latent_dim, 1, 1),  # [B, nz, 1, 1]
+                   nn.ConvTranspose2d(latent_dim, ch[-1], base, 1, 0, bias=bias),  # [B, 8ngf, 4, 4]
+                   norm2d(norm, ch[-1]), act("relu")]
+        for i in range(n - 1, 0, -1):  # [B, 8ngf, 4, 4] → [B, 4ngf, 8, 8] → ... → [B, ngf, 32, 32]
+            layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 4, 2, 1, bias=bias), norm2d(norm, ch[i - 1]), act("relu")]
+        layers += [nn.ConvTranspose2d(ch[0], c, 4, 2, 1, bias=False), nn.Tanh()]  # [B, C, 64, 64]
+    elif arch == "fast":
+        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=True),  # [B, 8w*4*4]
+                   Reshape(ch[-1], base, base),  # [B, 8w, 4, 4]
+                   norm2d(norm, ch[-1]), act("relu")]
+        for i in range(n - 1, 0, -1):  # nearest ×2 + conv3: [B, 8w, 4, 4] → [B, 4w, 8, 8] → ... → [B, w, 32, 32]
+            layers.append(up_block(ch[i], ch[i - 1], norm=norm, activation="relu", mode="nearest"))
+        layers += [up_block(ch[0], ch[0], norm=norm, activation="relu", mode="nearest"),  # [B, w, 64, 64]
+                   nn.Conv2d(ch[0], c, 3, 1, 1), nn.Tanh()]  # [B, C, 64, 64]
+    else:
+        raise ConfigError(f"unknown generator arch {arch!r}")
+    return nn.Sequential(*layers)
+
+
+class Discriminator(nn.Module):
+    """Conv k4 s2 p1 down to the base grid, then a conv with the base-size kernel → one logit per image."""
+
+    def __init__(self, arch: str, spec: DataSpec, width: int, norm: str = "batch", sn: bool = False):
+        super().__init__()
+        n, base = plan_stages(spec.size)
+        ch = [width * m for m in gan_multipliers(n)]  # [fd, 2fd, 4fd, 8fd] at 32, 16, 8, 4 px (64 px input)
+        bias = arch != "examples"  # pytorch/examples uses bias=False everywhere; seed 002 keeps Conv2d's default
+        layers: list[nn.Module] = [spectral(nn.Conv2d(spec.channels, ch[0], 4, 2, 1, bias=bias), sn), act("lrelu")]
+        for i in range(1, n):  # [B, fd, 32, 32] → [B, 2fd, 16, 16] → [B, 4fd, 8, 8] → [B, 8fd, 4, 4]
+            layers += [spectral(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias), sn), norm2d(norm, ch[i]), act("lrelu")]
+        layers.append(spectral(nn.Conv2d(ch[-1], 1, base, 1, 0, bias=bias), sn))  # [B, 1, 1, 1]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten()  # [B] logits (or critic scores)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class DCGAN(GenerativeModel):
+    family = "dcgan"
+    config_cls = DCGANConfig
+    ema_module = "generator"
+    is_adversarial = True
+
+    def __init__(self, config: DCGANConfig, spec: DataSpec):
+        config = resolve_preset(config)
+        super().__init__(config, spec)
+        try:
+            self._policy = parse_policy(config.diffaug)
+        except ValueError as exc:
+            raise ConfigError(f"model.diffaug: {exc}") from None
+        self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, config.g_norm)
+        self.discriminator = Discriminator(config.arch, spec, config.d_width, config.d_norm, config.spectral_norm)
+        init_dcgan(self)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.latent_dim)
+
+    @property
+    def batches_per_step(self) -> int:
+        return 1
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.generator(z).float()  # [B, C, H, W] in [-1, 1] (tanh)
+
+    def augment(self, x: Tensor) -> Tensor:
+        return diff_augment(x, self._policy)
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        betas = tuple(c.betas)
+
+        def adam(params, lr):
+            return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=c.weight_decay)
+
+        return {"d": adam(self.discriminator.parameters(), c.lr_d), "g": adam(self.generator.parameters(), c.lr_g)}
+
+    def _losses(self, real_logits: Tensor | None, fake_logits: Tensor) -> Tensor:
+        if self.config.loss == "hinge":
+            if real_logits is None:
+                return losses.g_loss_hinge(fake_logits)  # Lim & Ye 2017
+            return losses.d_loss_hinge(real_logits, fake_logits)  # Lim & Ye 2017; Miyato et al. 2018
+        if real_logits is None:
+            return losses.g_loss_nonsaturating(fake_logits)  # Goodfellow et al. 2014, §3
+        return losses.d_loss_nonsaturating(real_logits, fake_logits)  # Goodfellow et al. 2014, eq. 1
+
+    def _score(self, logits: Tensor) -> Tensor:
+        """Logged D output: mean probability for the BCE loss, mean raw score for hinge."""
+        return torch.sigmoid(logits).mean() if self.config.loss == "ns" else logits.mean()
+
+    def train_step(self, batch: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        """One D update then one G update on the same fake batch (as pytorch/examples)."""
+        G, D = self.generator, self.discriminator
+        real = batch  # [B, C, H, W]
+        z = torch.randn(real.shape[0], self.latent_dim, device=real.device)  # [B, z]
+        r1_on = self.config.r1_gamma > 0
+        if r1_on:
+            real = real.detach().requires_grad_(True)
+
+        # ---- discriminator
+        with ctx.autocast():
+            fake = G(z)  # [B, C, H, W]
+            real_logits = D(self.augment(real)).float()  # [B]
+            fake_logits = D(self.augment(fake.detach())).float()  # [B]
+        loss_d = self._losses(real_logits, fake_logits)
+        out: dict[str, Tensor] = {}
+        if r1_on:
+            r1 = losses.r1_penalty(real_logits, real)  # Mescheder et al. 2018, eq. 9
+            loss_d = loss_d + 0.5 * self.config.r1_gamma * r1
+            out["r1"] = r1.detach()
+        grad_norm_d = ctx.optimize("d", loss_d)
+
+        # ---- generator (D frozen: no weight grads computed for it)
+        D.requires_grad_(False)
+        try:
+            with ctx.autocast():
+                gen_logits = D(self.augment(fake)).float()  # [B]
+            loss_g = self._losses(None, gen_logits)
+            grad_norm_g = ctx.optimize("g", loss_g)
+        finally:
+            D.requires_grad_(True)
+        return {
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "d_real": self._score(real_logits.detach()),
+            "d_fake": self._score(fake_logits.detach()),
+            "grad_norm_d": grad_norm_d.detach(),
+            "grad_norm_g": grad_norm_g.detach(),
+            **out,
+        }
