@@ -1,0 +1,215 @@
+"""The prepared-dataset folder: how ``animegen prepare`` writes it and how training loads it.
+
+Layout::
+
+    DATASET/
+      images.npy      uint8 [N, H, W, C], one array, memory-mappable (np.load(mmap_mode=...))
+      manifest.json   count, size, channels, source, options, fingerprint, split, stats, files (provenance)
+      rejects.csv     path,reason,detail for every input that was dropped
+      labels.npz      optional per-image labels (e.g. MNIST ``digit``)
+
+``fingerprint`` is the sha256 of the array's bytes (C order), so the same images in the same order
+give the same fingerprint whatever machine or worker count produced them.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from animegen.data.sources import ImageSet
+from animegen.errors import DataError
+from animegen.fsutil import atomic_write_text
+
+FORMAT = "animegen-prepared"
+VERSION = 1
+IMAGES = "images.npy"
+MANIFEST = "manifest.json"
+REJECTS = "rejects.csv"
+LABELS = "labels.npz"
+
+
+class DatasetWriter:
+    """Append same-sized uint8 images one at a time, then :meth:`finish` into ``folder``.
+
+    Images are streamed to a raw scratch file (so memory stays flat for large datasets) and copied
+    into ``images.npy`` at the end while hashing. ``folder`` should be a temporary directory that is
+    renamed into place afterwards (:func:`animegen.fsutil.atomic_dir`).
+    """
+
+    def __init__(self, folder: str | os.PathLike, size: int, channels: int):
+        self.folder = Path(folder)
+        self.shape = (size, size, channels)
+        self.count = 0
+        self._raw_path = self.folder / "images.raw.tmp"
+        self._raw = open(self._raw_path, "wb")
+        self._labels: dict[str, list[int]] = {}
+
+    def add(self, image: np.ndarray, labels: dict[str, int] | None = None) -> int:
+        """Append one ``[H, W, C]`` uint8 image; returns its index."""
+        if image.shape != self.shape or image.dtype != np.uint8:
+            raise ValueError(f"expected uint8 {self.shape}, got {image.dtype} {image.shape}")
+        self._raw.write(np.ascontiguousarray(image).tobytes())
+        for k, v in (labels or {}).items():
+            self._labels.setdefault(k, []).append(int(v))
+        self.count += 1
+        return self.count - 1
+
+    def close(self) -> None:
+        if not self._raw.closed:
+            self._raw.close()
+
+    def finish(self, manifest: dict[str, Any], rejects: Iterable[tuple[str, str, str]],
+               chunk: int = 4096) -> str:
+        """Write ``images.npy``, ``manifest.json`` (with count/shape/fingerprint filled in) and
+        ``rejects.csv``; returns the fingerprint."""
+        self.close()
+        n = self.count
+        shape = (n, *self.shape)
+        digest = hashlib.sha256()
+        out = np.lib.format.open_memmap(self.folder / IMAGES, mode="w+", dtype=np.uint8, shape=shape)
+        if n:
+            raw = np.memmap(self._raw_path, dtype=np.uint8, mode="r", shape=shape)
+            for i in range(0, n, chunk):
+                block = np.asarray(raw[i:i + chunk])
+                digest.update(block.tobytes())
+                out[i:i + chunk] = block
+            del raw
+        out.flush()
+        del out
+        self._raw_path.unlink(missing_ok=True)
+        fingerprint = digest.hexdigest()
+        if self._labels:
+            np.savez(self.folder / LABELS, **{k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()})
+        m = {"format": FORMAT, "version": VERSION, "count": n, "shape": list(shape), "dtype": "uint8",
+             "size": self.shape[0], "channels": self.shape[2], "fingerprint": fingerprint,
+             "labels": sorted(self._labels), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        m.update({k: v for k, v in manifest.items() if k not in m})
+        write_manifest(self.folder / MANIFEST, m)
+        write_rejects(self.folder / REJECTS, rejects)
+        _share_like_umask(self.folder)
+        return fingerprint
+
+
+def _share_like_umask(folder: Path) -> None:
+    """Temp dirs/files are created private (0700/0600); give the finished dataset the usual modes."""
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(folder, 0o777 & ~mask)
+        for p in folder.iterdir():
+            os.chmod(p, 0o666 & ~mask)
+    except OSError:  # pragma: no cover - e.g. a file system without modes
+        pass
+
+
+def write_rejects(path: Path, rejects: Iterable[tuple[str, str, str]]) -> None:
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "reason", "detail"])
+    for row in rejects:
+        w.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """JSON with one line per ``files`` entry and the split lists on one line each (compact but diffable)."""
+    lines = ["{"]
+    items = list(manifest.items())
+    for i, (k, v) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        key = json.dumps(k)
+        if k == "files" and isinstance(v, list):
+            if not v:
+                lines.append(f"  {key}: []{comma}")
+                continue
+            lines.append(f"  {key}: [")
+            lines += [f"    {json.dumps(e, separators=(',', ':'), default=str)}" + ("," if j < len(v) - 1 else "")
+                      for j, e in enumerate(v)]
+            lines.append(f"  ]{comma}")
+        elif k == "split" and isinstance(v, dict):
+            inner = ", ".join(f"{json.dumps(a)}: {json.dumps(b, separators=(',', ':'))}" for a, b in v.items())
+            lines.append(f"  {key}: {{{inner}}}{comma}")
+        elif isinstance(v, list):
+            lines.append(f"  {key}: {json.dumps(v, default=str)}{comma}")
+        else:
+            text = json.dumps(v, indent=2, default=str).replace("\n", "\n  ")
+            lines.append(f"  {key}: {text}{comma}")
+    lines.append("}")
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    folder = Path(path)
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        raise DataError(f"{folder} is not a prepared dataset: {MANIFEST} is missing (run animegen prepare)")
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{mpath} is unreadable or corrupt ({exc}); re-run animegen prepare") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+    if int(m.get("version", 0)) > VERSION:
+        raise DataError(f"{mpath} was written by a newer animegen (format version {m['version']} > {VERSION}); upgrade animegen")
+    return m
+
+
+def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = False) -> ImageSet:
+    """Load a prepared dataset folder in milliseconds.
+
+    ``mmap=True`` maps ``images.npy`` copy-on-write (``mmap_mode="c"``): nothing is read until used,
+    and in-place edits stay in memory. ``verify=True`` re-hashes the array against the manifest.
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"prepared dataset not found: {folder}")
+    m = read_manifest(folder)
+    ipath = folder / IMAGES
+    if not ipath.is_file():
+        raise DataError(f"{folder}: {IMAGES} is missing; re-run animegen prepare")
+    try:
+        images = np.load(ipath, mmap_mode="c" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{ipath} is corrupt or truncated ({exc}); re-run animegen prepare") from None
+    expect = tuple(m.get("shape") or ())
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
+        raise DataError(f"{ipath} holds {images.dtype} {images.shape}; expected uint8 [N, H, W, 1 or 3]")
+    if expect and tuple(images.shape) != expect or images.shape[0] != int(m.get("count", -1)):
+        raise DataError(f"{ipath} holds {images.shape} but {MANIFEST} says count {m.get('count')} shape {expect}; "
+                        "the folder is inconsistent: re-run animegen prepare")
+    fingerprint = str(m.get("fingerprint") or "")
+    if verify or not fingerprint:
+        actual = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+        if fingerprint and actual != fingerprint:
+            raise DataError(f"{ipath} does not match the fingerprint in {MANIFEST} (content changed); re-run animegen prepare")
+        fingerprint = actual
+    n = images.shape[0]
+    val_mask = None
+    split = m.get("split")
+    if isinstance(split, dict) and split.get("val") is not None:
+        val = np.asarray(split["val"], dtype=np.int64)
+        if val.size and (val.min() < 0 or val.max() >= n):
+            raise DataError(f"{MANIFEST}: split index out of range for {n} images")
+        val_mask = np.zeros(n, dtype=bool)
+        val_mask[val] = True
+    labels = None
+    if m.get("labels"):
+        try:
+            with np.load(folder / LABELS, allow_pickle=False) as z:
+                labels = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{folder / LABELS} is missing or corrupt ({exc}); re-run animegen prepare") from None
+        if any(len(v) != n for v in labels.values()):
+            raise DataError(f"{folder / LABELS} does not have {n} entries per label; re-run animegen prepare")
+    meta = {k: v for k, v in m.items() if k not in ("files", "split")}
+    meta["path"] = str(folder)
+    return ImageSet(images, str(m.get("name") or folder.name), fingerprint, labels, val_mask, meta)

@@ -1,0 +1,315 @@
+"""Iterate the raw images of a source: a folder (recursive), a .zip, a .tar(.gz/.bz2/.xz), ``hf:NAME``
+or ``mnist:DIR``.
+
+A reader yields :class:`RawItem` s in a fixed order (folders and zips: sorted by path; tars: archive
+order; HF datasets and MNIST: row order). The payload is what a worker needs to decode the image:
+a file path (read by the worker), the bytes, a uint8 array (MNIST) or a :class:`Rejected` for
+something already known to be unusable (an unreadable folder, an archive cut short).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from animegen.data.decode import Rejected
+from animegen.errors import AnimegenError, DataError, require
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".bmp", ".dib",
+                        ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".avif"})
+ARCHIVE_EXTS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+MAX_MEMBER_BYTES = 512 * 2**20
+"""Archive members bigger than this (uncompressed) are refused as ``too-large`` without reading."""
+
+
+@dataclass
+class RawItem:
+    name: str
+    """Provenance: path relative to the source root, archive member, HF row, or ``file#index``."""
+    payload: bytes | str | np.ndarray | Rejected
+    labels: dict[str, int] | None = None
+
+
+@dataclass
+class Reader:
+    """A source's items plus what identifies it (for cache keys and the manifest)."""
+
+    kind: str
+    spec: str
+    location: str
+    total: int | None
+    items: Any  # a zero-argument callable returning an iterator of RawItem
+    signature: str = ""
+    """Hash of the listing (names, sizes, mtimes) or of the archive's size and mtime."""
+    ignored: int = 0
+    """Files skipped because their extension is not an image one (README.txt, .DS_Store, ...)."""
+    label_names: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[RawItem]:
+        return iter(self.items())
+
+    def describe(self) -> dict[str, Any]:
+        return {"spec": self.spec, "kind": self.kind, "location": self.location, "ignored_files": self.ignored}
+
+
+def _is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTS
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") or part == "__MACOSX"
+
+
+def open_reader(spec: str) -> Reader:
+    """Resolve a source spec to a :class:`Reader`; a missing or empty source raises DataError."""
+    spec = str(spec).strip()
+    if spec.startswith("hf:"):
+        return _hf_reader(spec)
+    if spec.startswith("mnist:"):
+        return _mnist_reader(spec)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise DataError(f"source not found: {spec} (expected a folder, .zip, .tar(.gz), hf:NAME or mnist:DIR)")
+    if path.is_dir():
+        return _folder_reader(spec, path)
+    low = path.name.lower()
+    if low.endswith(".zip") or (zipfile.is_zipfile(path) and not low.endswith(ARCHIVE_EXTS[1:])):
+        return _zip_reader(spec, path)
+    if low.endswith(ARCHIVE_EXTS[1:]) or _is_tar(path):
+        return _tar_reader(spec, path)
+    raise DataError(f"{spec} is a single file; pass a folder of images, a .zip or a .tar(.gz) archive")
+
+
+def _is_tar(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def _file_signature(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+
+
+def _empty(spec: str, ignored: int) -> DataError:
+    extra = f" ({ignored} other file(s) ignored)" if ignored else ""
+    return DataError(f"no image files in {spec}{extra}; looked for {', '.join(sorted(IMAGE_EXTS))}")
+
+
+# ----------------------------------------------------------------------------- folder
+
+
+def _folder_reader(spec: str, root: Path) -> Reader:
+    files: list[str] = []
+    problems: list[RawItem] = []
+    ignored = 0
+    sig = hashlib.sha256(str(root.resolve()).encode())
+
+    def onerror(err: OSError) -> None:
+        rel = os.path.relpath(err.filename, root) if err.filename else str(root)
+        problems.append(RawItem(Path(rel).as_posix(), Rejected("unreadable", f"folder: {err.strerror or err}")))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+        for fn in filenames:
+            if _hidden(fn):
+                continue
+            if _is_image_name(fn):
+                files.append(os.path.relpath(os.path.join(dirpath, fn), root))
+            else:
+                ignored += 1
+    files.sort(key=lambda p: Path(p).as_posix())
+    for rel in files:
+        try:
+            st = os.stat(root / rel)
+            sig.update(f"{Path(rel).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            sig.update(f"{rel}\0?\n".encode())
+    if not files and not problems:
+        raise _empty(spec, ignored)
+
+    def items() -> Iterator[RawItem]:
+        yield from problems
+        for rel in files:
+            yield RawItem(Path(rel).as_posix(), str(root / rel))
+
+    return Reader("folder", spec, str(root.resolve()), len(files) + len(problems), items, sig.hexdigest(), ignored)
+
+
+# ----------------------------------------------------------------------------- zip
+
+
+def _zip_reader(spec: str, path: Path) -> Reader:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"cannot read {spec} as a zip archive: {exc}") from None
+    members = sorted((i for i in infos if not i.is_dir() and not any(_hidden(p) for p in i.filename.split("/"))),
+                     key=lambda i: i.filename)
+    images = [i for i in members if _is_image_name(i.filename)]
+    ignored = len(members) - len(images)
+    if not images:
+        raise _empty(spec, ignored)
+
+    def items() -> Iterator[RawItem]:
+        with zipfile.ZipFile(path) as zf:
+            for info in images:
+                if info.file_size > MAX_MEMBER_BYTES:
+                    yield RawItem(info.filename, Rejected("too-large", f"{info.file_size:,} bytes uncompressed"))
+                    continue
+                try:
+                    payload: bytes | Rejected = zf.read(info)
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+                    payload = Rejected("corrupt", f"zip member: {exc}")
+                except RuntimeError as exc:  # encrypted member without a password
+                    payload = Rejected("unreadable", f"zip member: {exc}")
+                yield RawItem(info.filename, payload)
+
+    return Reader("zip", spec, str(path.resolve()), len(images), items, _file_signature(path), ignored)
+
+
+# ----------------------------------------------------------------------------- tar
+
+
+def _tar_reader(spec: str, path: Path) -> Reader:
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        compressed = magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00"
+        with tarfile.open(path, "r:*") as tf:
+            first = tf.next()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read {spec} as a tar archive: {exc}") from None
+    if first is None:
+        raise _empty(spec, 0)
+    total = None
+    if not compressed:  # counting the members of a plain tar only reads headers
+        try:
+            with tarfile.open(path, "r:") as tf:
+                total = sum(1 for m in tf.getmembers() if m.isfile() and _is_image_name(m.name)
+                            and not any(_hidden(p) for p in m.name.split("/")))
+        except (tarfile.TarError, OSError, EOFError):
+            total = None
+        if total == 0:
+            raise _empty(spec, 0)
+    def items() -> Iterator[RawItem]:
+        n = 0
+        reader.ignored = 0
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                for m in tf:
+                    if not m.isfile() or any(_hidden(p) for p in m.name.split("/")):
+                        continue
+                    if not _is_image_name(m.name):
+                        reader.ignored += 1
+                        continue
+                    n += 1
+                    if m.size > MAX_MEMBER_BYTES:
+                        yield RawItem(m.name, Rejected("too-large", f"{m.size:,} bytes"))
+                        continue
+                    fh = tf.extractfile(m)
+                    data = fh.read() if fh is not None else b""
+                    if len(data) < m.size:
+                        yield RawItem(m.name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
+                        return
+                    yield RawItem(m.name, data)
+        except (tarfile.TarError, OSError, EOFError) as exc:  # a damaged or cut-short archive: keep what we read
+            yield RawItem(f"{path.name}#after-{n}", Rejected("truncated", f"archive unreadable after {n} members: {exc}"))
+        if n == 0:
+            raise _empty(spec, reader.ignored)
+
+    reader = Reader("tar", spec, str(path.resolve()), total, items, _file_signature(path), 0)
+    return reader  # items() counts reader.ignored as it goes
+
+
+# ----------------------------------------------------------------------------- Hugging Face
+
+
+def _parse_hf(spec: str) -> tuple[str, str]:
+    rest = spec[3:]
+    name, split = rest, "train"
+    if not Path(rest).expanduser().exists() and rest.count(":") >= 1:
+        head, _, tail = rest.rpartition(":")
+        if tail and all(c.isalnum() or c in "_-.[]%+" for c in tail):
+            name, split = head, tail
+    if not name:
+        raise DataError("hf: needs a dataset name or a local imagefolder path, e.g. hf:user/anime-faces")
+    return name, split
+
+
+def _hf_reader(spec: str) -> Reader:
+    name, split = _parse_hf(spec)
+    datasets = require("datasets", "pip install 'animegen[hf]'", "hf: sources")
+    local = Path(name).expanduser()
+    try:
+        if local.is_dir():
+            ds = datasets.load_dataset("imagefolder", data_dir=str(local), split=split)
+        else:
+            ds = datasets.load_dataset(name, split=split)
+    except AnimegenError:
+        raise
+    except Exception as exc:  # datasets raises many types (offline, not found, bad config): one clear line
+        hint = " (offline: HF_DATASETS_OFFLINE is set)" if os.environ.get("HF_DATASETS_OFFLINE") not in (None, "", "0") else ""
+        raise DataError(f"cannot load Hugging Face dataset {name!r} split {split!r}{hint}: "
+                        f"{type(exc).__name__}: {exc}") from None
+    col = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
+    if col is None:
+        raise DataError(f"Hugging Face dataset {name!r} has no image column (features: {', '.join(ds.features)})")
+    ds = ds.cast_column(col, datasets.Image(decode=False))
+    if len(ds) == 0:
+        raise DataError(f"Hugging Face dataset {name!r} split {split!r} is empty")
+    if local.is_dir():
+        sig = _folder_reader(str(local), local).signature
+        location = str(local.resolve())
+    else:
+        fp = getattr(ds, "_fingerprint", "")
+        sig = hashlib.sha256(f"{name}\0{split}\0{fp}".encode()).hexdigest()
+        location = name
+
+    def items() -> Iterator[RawItem]:
+        for i, row in enumerate(ds):
+            v = row[col] or {}
+            p = v.get("path")
+            label = f"{Path(p).relative_to(local).as_posix()}" if p and local.is_dir() and _under(p, local) else (p or f"{name}[{i}]")
+            if v.get("bytes"):
+                yield RawItem(label, v["bytes"])
+            elif p:
+                yield RawItem(label, str(p))
+            else:
+                yield RawItem(f"{name}[{i}]", Rejected("empty-file", "row has no image"))
+
+    return Reader("hf", spec, location, len(ds), items, sig)
+
+
+def _under(p: str, root: Path) -> bool:
+    try:
+        Path(p).relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+# ----------------------------------------------------------------------------- MNIST
+
+
+def _mnist_reader(spec: str) -> Reader:
+    from animegen.data.mnist import parse_mnist_spec, read_mnist
+
+    root, split = parse_mnist_spec(spec[len("mnist:"):])
+    images, labels, files = read_mnist(root, split)
+    sig = hashlib.sha256(b"".join(_file_signature(Path(f)).encode() for f in files)).hexdigest()
+    base = Path(files[0]).name
+
+    def items() -> Iterator[RawItem]:
+        for i in range(len(images)):
+            yield RawItem(f"{base}#{i}", images[i], {"digit": int(labels[i])})
+
+    return Reader("mnist", spec, str(Path(root).resolve()), len(images), items, sig, 0, ["digit"])
