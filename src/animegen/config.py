@@ -75,8 +75,9 @@ class TrainConfig:
     keep_checkpoints: int = 2
     grad_clip: float = 0.0
     """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""
-    max_grad_norm: float = 1e4
-    """A gradient norm above this counts as divergence (rollback)."""
+    max_grad_norm: float = 0.0
+    """A gradient norm above this counts as divergence (rollback); 0: only non-finite losses/gradients do.
+    The right value depends on the loss scale (a per-image summed VAE loss has norms ~1e6 at init)."""
     max_rollbacks: int = 3
     rollback_lr_factor: float = 0.5
     n_sample_grid: int = 64

@@ -1,4 +1,80 @@
-"""`animegen sample` (being written: see the issue tracker)."""
+"""`animegen sample`: draw images from a trained model checkpoint."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
+import typer
+
 from animegen.cli.app import app
+
+EXAMPLES = """[bold]Examples[/bold]
+
+  animegen sample runs/dcgan-1/final.safetensors --n 64 --out grid.png
+  animegen sample runs/dcgan-1 --n 16 --seed 3 --truncation 1.5 --nrow 4 --out grid.png
+  animegen sample runs/vae-2/best.safetensors --n 100 --separate --out samples/   [dim]# one PNG per image[/dim]
+
+A run folder stands for its final.safetensors (else best, else last). The same --seed gives the same images."""
+
+PREFERRED = ("final.safetensors", "best.safetensors", "last.safetensors")
+
+
+def resolve_checkpoint(path: Path) -> Path:
+    """A checkpoint file, or the preferred checkpoint of a run folder."""
+    from animegen.errors import CheckpointError
+
+    if path.is_dir():
+        for name in PREFERRED:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path}: no final/best/last.safetensors in this folder; pass a checkpoint file")
+    return path
+
+
+@app.command("sample", epilog=EXAMPLES)
+def sample_command(
+    checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
+    n: int = typer.Option(64, "--n", "-n", min=1, help="Number of images."),
+    seed: int = typer.Option(0, "--seed", help="Latent seed (same seed, same images)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Grid PNG (default samples.png), or a folder with --separate (default samples/)."),
+    truncation: Optional[float] = typer.Option(None, "--truncation", "-t", min=0.0,
+                                               help="Resample latent entries above this magnitude (GAN truncation trick)."),
+    separate: bool = typer.Option(False, "--separate", help="Write one PNG per image into the --out folder."),
+    nrow: Optional[int] = typer.Option(None, "--nrow", min=1, help="Images per grid row (default: square)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Images generated per forward pass."),
+) -> None:
+    """Sample images from a trained model; prints what it wrote."""
+    import torch
+
+    from animegen.checkpoint import load_model
+    from animegen.imaging import save_grid, save_png, to_uint8
+    from animegen.progress import progress
+    from animegen.train.device import resolve_device
+
+    path = resolve_checkpoint(checkpoint)
+    dev = resolve_device(device)
+    model = load_model(path, map_location=str(dev))
+    gen = torch.Generator().manual_seed(seed)
+    chunks = []
+    with torch.no_grad():
+        for i in progress(range(0, n, batch_size), desc="sampling", unit="batch"):
+            chunks.append(model.sample(min(batch_size, n - i), generator=gen, truncation=truncation).float().cpu())
+    images = torch.cat(chunks)  # [n, C, H, W] in [-1, 1]
+    if separate:
+        folder = out or Path("samples")
+        if folder.suffix.lower() == ".png":
+            from animegen.errors import AnimegenError
+
+            raise AnimegenError(f"--separate writes a folder of PNGs; pass a folder for --out, not {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
+        arr = to_uint8(images)  # [n, H, W, C]
+        width = max(4, len(str(n - 1)))
+        for i, im in enumerate(arr):
+            save_png(im, folder / f"{i:0{width}d}.png")
+        typer.echo(str(folder))
+    else:
+        target = out or Path("samples.png")
+        save_grid(images, target, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
+        typer.echo(str(target))
