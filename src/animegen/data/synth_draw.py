@@ -270,6 +270,10 @@ HIGHLIGHT = np.concatenate([  # the "angel ring": a zigzag band across the crown
     np.stack([CAP_RX * 0.8 * np.cos(_th), CAP_CY + CAP_RY * 0.8 * np.sin(_th)], 1),
     np.stack([CAP_RX * _r_in * np.cos(_th), CAP_CY + CAP_RY * _r_in * np.sin(_th)], 1)[::-1]])
 
+# thin darker strokes from the crown towards the fringe: hair texture on the cap
+CAP_STROKES = [stroke(catmull_rom([[x0 * 0.3, -1.62], [x0 * 0.7, -1.3], [x0, -0.95]], 3), 0.006, 0.05)
+               for x0 in (-0.85, -0.45, 0.1, 0.55, 0.95)]
+
 # eye parts in eye units (u outward from the nose, v down), before eye-size scaling
 _EYE_UPPER = catmull_rom([[-0.25, 0.02], [-0.14, -0.19], [0.03, -0.27], [0.19, -0.25], [0.3, -0.15]], 4)
 _EYE_LOWER = catmull_rom([[0.3, -0.15], [0.28, 0.06], [0.17, 0.24], [0.0, 0.29], [-0.15, 0.23], [-0.25, 0.02]], 4)
@@ -284,6 +288,7 @@ EYE = {
     "glint": ellipse(-0.075, -0.06, 0.065, 0.085, 12),
     "glint2": ellipse(0.1, 0.17, 0.035, 0.035, 12),
     "lash_upper": np.concatenate([_EYE_UPPER + (0, 0.02), [[0.38, -0.08]], (_EYE_UPPER - _thick)[::-1]]),
+    "lash_flick": np.array([[0.22, -0.3], [0.4, -0.27], [0.29, -0.2]]),
     "lash_lower": stroke(_EYE_LOWER[2:9], 0.035, 0.01) + (0.015, 0.01),
     "crease": stroke(catmull_rom([[-0.1, -0.33], [0.1, -0.37], [0.28, -0.28]], 3), 0.005, 0.02),
     "closed": stroke(catmull_rom([[-0.25, 0.04], [-0.1, 0.13], [0.08, 0.15], [0.22, 0.09], [0.31, -0.02]], 4),
@@ -452,6 +457,7 @@ def _eye(P: Painter, X: Xform, sgn: int, k: float, is_open: bool, pal: Palette) 
     S.poly(E(EYE["glint2"]), (255, 255, 255), None, 0, "glint")
     P.paste(S, white, "eye_white")
     P.poly(E(EYE["lash_upper"]), LASH, None, 0, "lash")
+    P.poly(E(EYE["lash_flick"]), LASH, None, 0, "lash")
     P.poly(E(EYE["lash_lower"]), LASH, None, 0, "lash")
     P.poly(E(EYE["crease"]), mix(LASH, pal.skin, 0.5), None, 0, "lash")
 
@@ -525,6 +531,11 @@ def _fringe_shadow(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
     sh[..., 0] = np.clip(sh[..., 0], -0.9, 0.9)
     for c in sh:
         P.poly(X(c), pal.skin_shade, None, 0, "skin")
+    # the side locks shade the cheeks next to them
+    locks = strands(g.lock_roots[::2] * (0.92, 1), g.lock_tips[::2] * (0.9, 0.9), _LOCK_W[::2] * 1.1, _LOCK_BEND[::2], 1.3)
+    locks[..., 0] = np.clip(locks[..., 0], -0.95, 0.95)
+    for c in locks:
+        P.poly(X(c), pal.skin_shade, None, 0, "skin")
 
 
 _LOCK_W = np.array([0.36, 0.34, 0.36, 0.34])
@@ -551,6 +562,8 @@ def _fringe(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
         P.poly(X(main[i]), pal.hair_shade, line, 1.0, "hair")
     for i in order:
         P.poly(X(lighter[i]), pal.hair, None, 0, "hair")
+    for st in CAP_STROKES:
+        P.poly(X(st), pal.hair_shade, None, 0, "hair")
     P.poly(X(HIGHLIGHT), pal.hair_hi, None, 0, "hair")
 
 
@@ -596,7 +609,7 @@ def eye_scale(a: dict[str, Any]) -> float:
 
 def head_transform(a: dict[str, Any], W: float) -> tuple[Xform, Xform]:
     """(head, body) transforms; the body is not tilted."""
-    s = 0.32 * float(a["face_scale"])
+    s = 0.34 * float(a["face_scale"])
     origin = (0.5 + float(a["face_x"]), 0.54 + float(a["face_y"]))
     return Xform(W, origin, s, float(a["tilt"])), Xform(W, origin, s, 0.0)
 

@@ -72,7 +72,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     _cat("bangs", D.BANGS, "fringe over the forehead"),
     _cont("eye_hue", 0.0, 1.0, "iris hue (HLS, cyclic)"),
     _cont("eye_size", 0.0, 1.0, "eye scale 0.85x .. 1.25x"),
-    _cat("eye_state", D.EYE_STATES, "wink closes the eye on the image's right", (0.6, 0.2, 0.2)),
+    _cat("eye_state", D.EYE_STATES, "wink closes the eye on the image's right", (0.7, 0.15, 0.15)),
     _cat("mouth", D.MOUTHS, "mouth shape"),
     _cont("blush", 0.0, 1.0, "cheek blush opacity (hatching above 0.6)"),
     _cont("skin_tone", 0.0, 1.0, "0 = pale, 1 = tan"),
@@ -397,7 +397,25 @@ def write_dataset(out: str | os.PathLike, n: int, size: int = 64, seed: int = 0,
         files = [f"{i:06d}.png" for i in range(n)]
         atomic_write_text(tmp / "labels.csv", labels_csv(labels, 0, files))
         atomic_write_json(tmp / "manifest.json", manifest(n, size, seed, correlate))
+        _default_permissions(tmp, ["labels.csv", "manifest.json"])
     return out
+
+
+def _default_permissions(folder: Path, files: Sequence[str]) -> None:
+    """mkdtemp/mkstemp create 0700/0600; give the finished dataset the usual umask permissions."""
+    umask = 0o022
+    try:  # read, not set: os.umask() would race with other threads
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    try:
+        os.chmod(folder, 0o777 & ~umask)
+        for name in files:
+            os.chmod(folder / name, 0o666 & ~umask)
+    except OSError:  # pragma: no cover - e.g. a filesystem without permissions
+        pass
 
 
 def grid(n: int = 64, size: int = 64, seed: int = 0, correlate: bool = False, nrow: int | None = None,
