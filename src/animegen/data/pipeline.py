@@ -199,8 +199,10 @@ def _init_worker(opts: PrepareOptions, thumbs: bool) -> None:
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _WORKER = Processor(opts, thumbs)
-    if "cv2" in sys.modules:  # one OpenCV thread per worker: the workers already use every core
-        sys.modules["cv2"].setNumThreads(1)
+    if opts.crop == "detect":
+        _WORKER.detector  # build it once per worker, before the first chunk
+        if "cv2" in sys.modules:  # one OpenCV thread per worker: the workers already use every core
+            sys.modules["cv2"].setNumThreads(1)
 
 
 def _run_chunk(items: list[RawItem]) -> list[ItemResult]:
@@ -229,15 +231,26 @@ def default_workers() -> int:
 
 
 def _mp_context():
-    # fork is quick and shares the already-imported modules; elsewhere spawn (the worker is importable)
-    if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
-        return mp.get_context("fork")
+    """forkserver where available: workers start from a clean, single-threaded server process.
+
+    Plain fork would copy a parent that may have live thread pools (OpenCV, OpenMP, tqdm), and a child
+    that touches them can deadlock. The server imports the worker's modules once (preload), so each
+    worker starts in milliseconds after the first pool.
+    """
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["animegen.data.pipeline", "animegen.imaging"])
+        return ctx
     return mp.get_context("spawn")
 
 
 def process_items(items: Iterable[RawItem], opts: PrepareOptions, workers: int = 0, thumbs: bool = False,
                   chunk: int | None = None) -> Iterator[ItemResult]:
-    """Yield one :class:`ItemResult` per item, in input order. ``workers=0``: all cores; 1: in-process."""
+    """Yield one :class:`ItemResult` per item, in input order. ``workers=0``: all cores; 1: in-process.
+
+    Workers start from a forkserver (see :func:`_mp_context`), so a script that calls this must do so
+    under ``if __name__ == "__main__":`` like any multiprocessing code (or pass ``workers=1``).
+    """
     workers = workers or default_workers()
     if workers <= 1:
         proc = Processor(opts, thumbs)
@@ -259,8 +272,9 @@ def process_items(items: Iterable[RawItem], opts: PrepareOptions, workers: int =
         while pending:
             yield from pending.popleft().result()
     except BrokenProcessPool as exc:
-        raise DataError("a worker process died while decoding (out of memory, or a crash inside a native image "
-                        "library); re-run with --workers 1 to find the file") from exc
+        raise DataError("a worker process failed to start or died (out of memory, a crash inside a native image "
+                        "library, or a script that calls prepare without `if __name__ == '__main__':`); "
+                        "re-run with --workers 1 (workers=1) to find out") from exc
     finally:
         for f in pending:
             f.cancel()
