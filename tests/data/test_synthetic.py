@@ -138,6 +138,18 @@ def test_accessory_and_mouth_masks():
     assert areas["open"] > 2 * areas["closed"]
 
 
+def test_hair_style_changes_the_visible_hair():
+    labels = S.sample_attributes(10, seed=7)
+    for i in range(10):
+        a = dict(S.attribute_row(labels, i), accessory=0)
+        area = {}
+        for code, style in enumerate(D.HAIR_STYLES):
+            _, info = S.render_face(dict(a, hair_style=code), size=64, seed=7, index=i, debug=True)
+            area[style] = info["masks"]["hair"].sum()
+        assert all(area[s] > 1.03 * area["short"] for s in D.HAIR_STYLES if s != "short"), (i, area)
+        assert area["long"] > area["bob"], (i, area)
+
+
 def test_geometry_attributes_move_the_face():
     def skin_centre(**kw):
         m = face(**kw)[1]["masks"]["skin"]
@@ -147,7 +159,7 @@ def test_geometry_attributes_move_the_face():
     x0, y0, a0 = skin_centre()
     x1, _, _ = skin_centre(face_x=0.05)
     _, y2, _ = skin_centre(face_y=0.05)
-    _, _, a3 = skin_centre(face_scale=1.12)
+    _, _, a3 = skin_centre(face_scale=1.1)
     assert x1 - x0 > 2 and y2 - y0 > 2 and a3 > a0 * 1.1
     _, info = face(tilt=15.0)  # clockwise: the eye on the image's right moves down
     (lx, ly), (rx, ry) = info["points"]["eye_left"], info["points"]["eye_right"]

@@ -75,10 +75,11 @@ _DBERN = np.stack([_T - 1, 1 - 2 * _T, _T], 1)  # [9, 3] derivative weights (up 
 _PROFILE: dict[float, np.ndarray] = {}
 
 
-def strands(roots, tips, widths, bends, taper: float = 1.0) -> np.ndarray:
+def strands(roots, tips, widths, bends, taper: float = 1.0, grow: float = 0.0) -> np.ndarray:
     """Pointed hair strands: quadratic Bézier spines from ``roots`` to ``tips`` [K, 2], bent sideways by
     ``bends`` [K], ``widths`` [K] at the root tapering to a point (``taper`` > 1 keeps them wide longer).
-    Returns polygons [K, 18, 2]."""
+    Returns polygons [K, 18, 2]; ``grow`` > 0 returns the same strands grown by ``grow`` on every side
+    ([K, 19, 2]): filled in a line colour under the strand it draws its outline (cheaper than a stroke)."""
     roots, tips = np.asarray(roots, dtype=np.float64), np.asarray(tips, dtype=np.float64)
     d = tips - roots  # [K, 2]
     nrm = d[:, ::-1] * (-1.0, 1.0) / np.sqrt((d * d).sum(1, keepdims=True) + 1e-12)
@@ -90,7 +91,10 @@ def strands(roots, tips, widths, bends, taper: float = 1.0) -> np.ndarray:
     prof = _PROFILE.get(taper)
     if prof is None:
         prof = _PROFILE[taper] = ((1 - _T ** (1.0 / taper)) ** 0.8 / 2)[:, None]  # [9, 1]
-    off = n * (np.asarray(widths, dtype=np.float64)[:, None, None] * prof)  # [K, 9, 2]
+    off = n * (np.asarray(widths, dtype=np.float64)[:, None, None] * prof + grow)  # [K, 9, 2]
+    if grow:
+        apex = spine[:, -1:] + n[:, -1:, ::-1] * (1.0, -1.0) * (2.5 * grow)  # tangent = rotated normal
+        return np.concatenate([spine + off, apex, (spine - off)[:, ::-1]], axis=1)  # [K, 19, 2]
     return np.concatenate([spine + off, (spine - off)[:, ::-1]], axis=1)  # [K, 18, 2]
 
 
@@ -103,17 +107,15 @@ class Xform:
         a = math.radians(tilt_deg)
         c, sn = math.cos(a), math.sin(a)
         self.M = W * s * np.array([[c, -sn], [sn, c]])  # [2, 2]
+        self.MT = np.ascontiguousarray(self.M.T)
         piv = np.array(pivot)
         self.b = W * (np.array(origin) + s * piv) - self.M @ piv
         self.px = W * s  # canvas pixels per head unit
 
     def __call__(self, pts) -> np.ndarray:
-        return np.asarray(pts) @ self.M.T + self.b
-
-    def shifted(self, dx: float, dy: float) -> "Xform":
-        out = Xform.__new__(Xform)
-        out.M, out.px = self.M, self.px
-        out.b = self.b + self.M @ np.array([dx, dy])
+        """[..., 2] head units → [..., 2] canvas pixels (works on stacks of polygons at once)."""
+        out = np.matmul(pts, self.MT)
+        out += self.b
         return out
 
 
@@ -185,12 +187,18 @@ class Painter:
         self.lw = lw  # canvas pixels of a line 1 px wide at 64 px output
 
     def _xy(self, pts) -> list[float]:
+        if self.off[0] == 0 and self.off[1] == 0:
+            return pts.ravel().tolist()
         return (np.asarray(pts) - self.off).ravel().tolist()
+
+    def line_px(self, w64: float = 1.0) -> int:
+        """Canvas pixels of a line ``w64`` output pixels wide at 64 px."""
+        return max(1, int(round(w64 * self.lw)))
 
     def poly(self, pts, fill: Color, outline: Color | None = None, w64: float = 0.0, tag: str = "other") -> None:
         """Fill a polygon; with ``outline``, stroke its border ``w64`` output pixels (at 64 px) wide."""
         xy = self._xy(pts)
-        w = max(1, int(round(w64 * self.lw))) if outline is not None and w64 > 0 else 0
+        w = self.line_px(w64) if outline is not None and w64 > 0 else 0
         if len(fill) == 4:
             if self.da is None:
                 self.da = ImageDraw.Draw(self.img, "RGBA")
@@ -313,10 +321,10 @@ GLASSES_FRAME = [stroke(np.concatenate([r, r[:1]]), 0.045, 0.045) for r in _rim]
     stroke([[sgn * (EYE_X + 0.33), -0.02], [sgn * 1.05, -0.06]], 0.04, 0.04) for sgn in (-1, 1)] + [
     stroke(catmull_rom([[-0.11, 0.02], [0.0, -0.03], [0.11, 0.02]], 3), 0.04, 0.04)]
 
-_rc = np.array([0.72, -1.38])
-RIBBON = [np.array([[0, 0], [sgn * 0.42, -0.24], [sgn * 0.5, 0.04], [sgn * 0.38, 0.26]]) + _rc for sgn in (-1, 1)] + [
-    np.array([[0, 0.02], [sgn * 0.22, 0.48], [sgn * 0.08, 0.44], [sgn * 0.02, 0.06]]) + _rc for sgn in (-1, 1)]
-RIBBON_KNOT = ellipse(_rc[0], _rc[1], 0.1, 0.11, 12)
+_rc = np.array([0.62, -1.22])
+RIBBON = [np.array([[0, 0], [sgn * 0.36, -0.21], [sgn * 0.43, 0.03], [sgn * 0.33, 0.22]]) + _rc for sgn in (-1, 1)] + [
+    np.array([[0, 0.02], [sgn * 0.19, 0.42], [sgn * 0.07, 0.38], [sgn * 0.02, 0.05]]) + _rc for sgn in (-1, 1)]
+RIBBON_KNOT = ellipse(_rc[0], _rc[1], 0.09, 0.1, 12)
 HAIRPIN = [stroke(np.array([[-0.55, -0.82]]) + np.array([[-1.0], [1.0]]) * 0.2 * np.array([math.cos(a + 1.3), math.sin(a + 1.3)]),
                   0.08, 0.08) for a in (0.5, -0.5)]
 
@@ -351,7 +359,7 @@ def _clothes_shapes() -> dict[str, list[tuple[np.ndarray, str]]]:
 CLOTHES_SHAPES = _clothes_shapes()
 
 # back hair: (half width, bottom) of the mass behind the head, and how far the side locks reach
-_BACK = {"short": (1.27, 0.55), "bob": (1.36, 1.05), "long": (1.45, 2.9), "twintails": (1.27, 0.55), "ponytail": (1.27, 0.55)}
+_BACK = {"short": (1.27, 0.55), "bob": (1.36, 1.05), "long": (1.45, 2.9), "twintails": (1.2, 0.5), "ponytail": (1.2, 0.5)}
 _LOCK_Y = {"short": 0.45, "bob": 0.95, "long": 1.55, "twintails": 0.85, "ponytail": 0.7}
 _th = np.linspace(np.pi * 0.98, np.pi * 2.02, 22)
 _BACK_TOP = {k: np.stack([half * np.cos(_th), -0.45 + 1.32 * np.sin(_th)], 1) for k, (half, _) in _BACK.items()}
@@ -393,14 +401,13 @@ def _back_hair(P: Painter, X: Xform, style: str, pal: Palette, jit: np.ndarray) 
     line, base = pal.hair_line, pal.hair_shade
     tails = []
     if style == "twintails":
-        tails = [(np.array([[sgn * 1.08, -0.8]]), np.array([[sgn * (1.78 + 0.12 * jit[i]), 2.6]]), sgn) for i, sgn in enumerate((-1, 1))]
-    elif style == "ponytail":
-        tails = [(np.array([[1.0, -0.75]]), np.array([[1.65 + 0.1 * jit[0], 2.4]]), 1)]
+        tails = [(np.array([[sgn * 1.0, -0.85]]), np.array([[sgn * (1.45 + 0.08 * jit[i]), 2.5]]), sgn)
+                 for i, sgn in enumerate((-1, 1))]
     for root, tip, sgn in tails:
-        P.poly(X(strands(root, tip, [0.95], [sgn * -0.6], taper=1.6)[0]), base, line, 1.0, "hair")
-        inner = strands(root + (sgn * 0.08, 0.25), tip * (1, 0.8) + (sgn * -0.05, 0), [0.3], [sgn * -0.6])[0]
+        _outlined_strands(P, X, root, tip, [0.9], [sgn * -0.5], 1.6, base, line)
+        inner = strands(root + (sgn * 0.1, 0.25), tip * (1, 0.8), [0.28], [sgn * -0.45])[0]
         P.poly(X(inner), pal.hair_dark, None, 0, "hair")
-        P.poly(X(ellipse(root[0, 0] - sgn * 0.05, root[0, 1] + 0.12, 0.13, 0.1, 12)), pal.hair_line, None, 0, "hair")
+        P.poly(X(ellipse(root[0, 0] + sgn * 0.08, root[0, 1] + 0.1, 0.13, 0.1, 12)), pal.hair_line, None, 0, "hair")
     half, bottom = _BACK[style]
     if style == "long":
         side = np.array([[half + 0.03, 0.3], [half + 0.12, 1.4], [half + 0.2, bottom]])
@@ -418,8 +425,16 @@ def _back_hair(P: Painter, X: Xform, style: str, pal: Palette, jit: np.ndarray) 
     rx = np.linspace(-0.75, 0.75, 4) * half + 0.08 * jit[17:21]
     roots = np.stack([rx * 0.8, np.full(4, -0.2)], 1)
     tips = np.stack([rx * 1.05, np.full(4, bottom - 0.05)], 1)
-    for s_ in strands(roots, tips, np.full(4, 0.22), 0.1 * jit[21:25]):  # darker strands for texture
-        P.poly(X(s_), pal.hair_dark, None, 0, "hair")
+    for s_ in X(strands(roots, tips, np.full(4, 0.22), 0.1 * jit[21:25])):  # darker strands for texture
+        P.poly(s_, pal.hair_dark, None, 0, "hair")
+
+
+def _side_tail(P: Painter, X: Xform, pal: Palette, jit: float) -> None:
+    """A side ponytail: from behind the head on the image's right, over the shoulder, tied below the jaw."""
+    root, tip = np.array([[1.0, -0.45]]), np.array([[0.8 + 0.06 * jit, 2.4]])
+    _outlined_strands(P, X, root, tip, [0.85], [-0.62], 1.6, pal.hair_shade, pal.hair_line)
+    P.poly(X(strands(root + (0.1, 0.5), tip * (1, 0.85), [0.3], [-0.5])[0]), pal.hair, None, 0, "hair")
+    P.poly(X(ellipse(1.19, 0.4, 0.14, 0.075, 12)), pal.hair_line, None, 0, "hair")
 
 
 def _body(P: Painter, X: Xform, a: dict[str, Any], pal: Palette) -> None:
@@ -529,39 +544,47 @@ def _fringe_shadow(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
     P.poly(X(np.array([[-0.9, -1.1], [0.9, -1.1], [0.9, -0.8], [-0.9, -0.8]])), pal.skin_shade, None, 0, "skin")
     sh = g.clumps() + (0.0, 0.1)
     sh[..., 0] = np.clip(sh[..., 0], -0.9, 0.9)
-    for c in sh:
-        P.poly(X(c), pal.skin_shade, None, 0, "skin")
+    for c in X(sh):
+        P.poly(c, pal.skin_shade, None, 0, "skin")
     # the side locks shade the cheeks next to them
     locks = strands(g.lock_roots[::2] * (0.92, 1), g.lock_tips[::2] * (0.9, 0.9), _LOCK_W[::2] * 1.1, _LOCK_BEND[::2], 1.3)
     locks[..., 0] = np.clip(locks[..., 0], -0.95, 0.95)
-    for c in locks:
-        P.poly(X(c), pal.skin_shade, None, 0, "skin")
+    for c in X(locks):
+        P.poly(c, pal.skin_shade, None, 0, "skin")
 
 
 _LOCK_W = np.array([0.36, 0.34, 0.36, 0.34])
 _LOCK_BEND = np.array([-0.12, -0.08, 0.12, 0.08])
 
 
+def _outlined_strands(P: Painter, X: Xform, roots, tips, widths, bends, taper: float, fill: Color, line: Color,
+                      order=None) -> None:
+    """Strands, each over a slightly grown copy of itself in the line colour (its outline)."""
+    grow = 0.75 * P.line_px(1.0) / X.px
+    under = X(strands(roots, tips, widths, bends, taper, grow))
+    over = X(strands(roots, tips, widths, bends, taper))
+    for i in (range(len(over)) if order is None else order):
+        P.poly(under[i], line, None, 0, "hair")
+        P.poly(over[i], fill, None, 0, "hair")
+
+
 def _fringe(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
     """Side locks, the cap over the head, the bangs and the highlight band."""
     line = pal.hair_line
     sg = np.sign(g.lock_roots[:, 0])
-    for s_ in strands(g.lock_roots, g.lock_tips, _LOCK_W, _LOCK_BEND, 1.3):
-        P.poly(X(s_), pal.hair_shade, line, 1.0, "hair")
-    inner = strands(g.lock_roots - sg[:, None] * (0.02, 0.0), g.lock_tips * (1, 0.85) + (0, -0.05), _LOCK_W * 0.55,
-                    _LOCK_BEND * 0.8)
+    _outlined_strands(P, X, g.lock_roots, g.lock_tips, _LOCK_W, _LOCK_BEND, 1.3, pal.hair_shade, line)
+    inner = X(strands(g.lock_roots - sg[:, None] * (0.02, 0.0), g.lock_tips * (1, 0.85) + (0, -0.05), _LOCK_W * 0.55,
+                      _LOCK_BEND * 0.8))
     for s_ in inner:
-        P.poly(X(s_), pal.hair, None, 0, "hair")
+        P.poly(s_, pal.hair, None, 0, "hair")
     P.poly(X(CAP), pal.hair, line, 1.0, "hair")
     # a darker pass with outlines, then a lighter pass on top (as wide at the root, ending higher) that
     # hides the inner outlines near the roots: strand lines and shade stay only towards the tips
     order = g.order()
-    main = g.clumps()
-    lighter = strands(g.roots + (0, -0.1), g.roots + (g.tips - g.roots) * 0.7, g.widths * 1.08, g.bends * 0.7, g.taper)
+    _outlined_strands(P, X, g.roots, g.tips, g.widths, g.bends, g.taper, pal.hair_shade, line, order)
+    lighter = X(strands(g.roots + (0, -0.1), g.roots + (g.tips - g.roots) * 0.7, g.widths * 1.08, g.bends * 0.7, g.taper))
     for i in order:
-        P.poly(X(main[i]), pal.hair_shade, line, 1.0, "hair")
-    for i in order:
-        P.poly(X(lighter[i]), pal.hair, None, 0, "hair")
+        P.poly(lighter[i], pal.hair, None, 0, "hair")
     for st in CAP_STROKES:
         P.poly(X(st), pal.hair_shade, None, 0, "hair")
     P.poly(X(HIGHLIGHT), pal.hair_hi, None, 0, "hair")
@@ -624,7 +647,7 @@ def draw_face(a: dict[str, Any], size: int, rng: np.random.Generator, ss: int | 
     """
     ss = ss or supersample_factor(size)
     W = size * ss
-    jit = rng.uniform(-1, 1, 46)
+    jit = rng.uniform(-1, 1, 47)
     pal = Palette.from_attrs(a)
     head, body = head_transform(a, W)
     P = Painter(_background(W, a), debug, lw=ss * size / 64)
@@ -637,6 +660,8 @@ def draw_face(a: dict[str, Any], size: int, rng: np.random.Generator, ss: int | 
 
     _back_hair(P, head, hair_style, pal, jit[21:46])
     _body(P, body, a, pal)
+    if hair_style == "ponytail":
+        _side_tail(P, head, pal, jit[46])
     P.poly(head(FACE), pal.skin, pal.skin_line, 1.0, "skin")
     _fringe_shadow(P, head, fringe, pal)
     blush = float(a["blush"])

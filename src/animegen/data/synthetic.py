@@ -79,7 +79,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     _cat("accessory", D.ACCESSORIES, "one accessory or none", (0.4, 0.2, 0.2, 0.2)),
     _cont("accessory_hue", 0.0, 1.0, "colour of glasses frame / ribbon / hairpin"),
     _cont("tilt", -15.0, 15.0, "head tilt in degrees, positive = clockwise"),
-    _cont("face_scale", 0.88, 1.12, "face size relative to the default framing"),
+    _cont("face_scale", 0.9, 1.1, "face size relative to the default framing"),
     _cont("face_x", -0.05, 0.05, "horizontal face offset, fraction of the image width"),
     _cont("face_y", -0.05, 0.05, "vertical face offset, fraction of the image height"),
     _cat("bg_pattern", D.BG_PATTERNS, "background pattern", (0.4, 0.3, 0.15, 0.15)),

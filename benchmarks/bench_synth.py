@@ -1,0 +1,103 @@
+"""Throughput of the procedural face renderer (images/s) by size and worker count.
+
+    .venv/bin/python benchmarks/bench_synth.py                      # sizes 32/64/128, 1 and 2 workers
+    .venv/bin/python benchmarks/bench_synth.py --n 500 --sizes 64   # quicker
+
+Writes ``benchmarks/results/synth.json``. Each configuration renders images 0..N-1 in memory (the
+``synth:N`` path); ``write_png`` rows also encode and write PNGs (the ``animegen synth`` path). Besides
+wall-clock images/s, single-worker rows report ``cpu_img_per_s`` (images per CPU-second of the one
+rendering process), which other jobs on a shared machine disturb much less; load averages are recorded
+before and after each row.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from animegen.data import synthetic as S  # noqa: E402
+from animegen.fsutil import atomic_write_json  # noqa: E402
+
+
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return []
+
+
+def bench_render(n: int, size: int, workers: int, repeats: int) -> dict:
+    S.render_faces(min(n, 40), size, seed=0, workers=1)  # warm-up: imports, constant shapes
+    best_wall, best_cpu = float("inf"), float("inf")
+    load0 = _load()
+    for r in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        S.render_faces(n, size, seed=r, workers=workers)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        best_wall = min(best_wall, wall)
+        best_cpu = min(best_cpu, cpu)
+    row = {"mode": "render", "size": size, "workers": workers, "n": n, "repeats": repeats,
+           "img_per_s": round(n / best_wall, 1), "seconds": round(best_wall, 3), "load_before": load0,
+           "load_after": _load()}
+    if workers == 1:
+        row["cpu_img_per_s"] = round(n / best_cpu, 1)
+    return row
+
+
+def bench_write(n: int, size: int, workers: int) -> dict:
+    load0 = _load()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        S.write_dataset(Path(tmp) / "out", n, size, seed=0, workers=workers, progress=False)
+        wall = time.perf_counter() - t0
+    return {"mode": "write_png", "size": size, "workers": workers, "n": n, "img_per_s": round(n / wall, 1),
+            "seconds": round(wall, 3), "load_before": load0, "load_after": _load()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000, help="images per configuration (halved at 128 px)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "synth.json")
+    args = ap.parse_args(argv)
+
+    rows = []
+    for size in args.sizes:
+        n = args.n if size <= 64 else max(1, args.n // 2)
+        for w in args.workers:
+            row = bench_render(n, size, w, args.repeats)
+            rows.append(row)
+            extra = f", {row['cpu_img_per_s']} img/CPU-s" if "cpu_img_per_s" in row else ""
+            print(f"render {size:4d}px  workers={w}  {row['img_per_s']:8.1f} img/s{extra}  load {row['load_before']}",
+                  flush=True)
+    if 64 in args.sizes:
+        for w in args.workers:
+            row = bench_write(args.n, 64, w)
+            rows.append(row)
+            print(f"write   64px  workers={w}  {row['img_per_s']:8.1f} img/s (PNG files)  load {row['load_before']}",
+                  flush=True)
+    result = {
+        "benchmark": "synth",
+        "generator_version": S.GENERATOR_VERSION,
+        "command": "benchmarks/bench_synth.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus_usable": S.default_workers(), "cpu_count": os.cpu_count(), "processor": platform.processor()},
+        "note": "shared machine: other jobs were running; cpu_img_per_s (single worker) is the least disturbed figure",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "rows": rows,
+    }
+    atomic_write_json(args.out, result)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
