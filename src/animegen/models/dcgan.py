@@ -43,56 +43,67 @@ from animegen.models.blocks import (Reshape, act, gan_multipliers, init_dcgan, n
 from animegen.models.diffaug import diff_augment, parse_policy
 
 Arch = Literal["fast", "seed002", "examples"]
+AUTO = "auto"
 
 PRESETS: dict[str, dict] = {
     # seed article 002 (training: Adam lr 1e-4, batch 64 in the article; β1 0.5 as in DCGAN)
     "seed002": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
-                    spectral_norm=False, diffaug="", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999)),
+                    diffaug="", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999)),
     # pytorch/examples dcgan/main.py defaults
     "examples": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
-                     spectral_norm=False, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
+                     diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
     # recommended for a CPU budget: lighter nets (more steps per minute), SN-D without BN, hinge, DiffAugment
-    "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="hinge", g_norm="batch", d_norm="none",
-                 spectral_norm=True, diffaug="color,translation,cutout", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
+    "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="hinge", g_norm="pixel", d_norm="spectral",
+                 diffaug="color,translation,cutout", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
 }
 
 
 @dataclass
 class DCGANConfig:
-    """DCGAN settings (``--set model.key=value``). ``None`` = the value of the ``arch`` preset (see PRESETS)."""
+    """DCGAN settings (``--set model.key=value``). ``"auto"`` / ``0`` / ``()`` = the ``arch`` preset's value
+    (see ``PRESETS``); the model keeps the resolved values, so checkpoints record concrete settings."""
 
     arch: Arch = "fast"
     """Layout preset: ``fast`` (recommended), ``seed002`` (seed article 002), ``examples`` (pytorch/examples)."""
-    latent_dim: int | None = None
-    """z size (seed002/examples 100, fast 128)."""
-    g_width: int | None = None
-    """Generator base width fd/ngf: channels are fd·8 at 4×4 down to fd (64; fast 32)."""
-    d_width: int | None = None
-    """Discriminator base width fd/ndf (64; fast 32)."""
-    loss: Literal["ns", "hinge"] | None = None
+    latent_dim: int = 0
+    """z size; 0 = preset (seed002/examples 100, fast 128)."""
+    g_width: int = 0
+    """Generator base width fd/ngf (channels fd·8 at 4×4 down to fd); 0 = preset (64; fast 32)."""
+    d_width: int = 0
+    """Discriminator base width fd/ndf; 0 = preset (64; fast 32)."""
+    loss: Literal["auto", "ns", "hinge"] = AUTO
     """``ns``: non-saturating BCE (Goodfellow et al. 2014); ``hinge`` (Lim & Ye 2017; Miyato et al. 2018)."""
-    g_norm: Literal["batch", "pixel", "none"] | None = None
-    d_norm: Literal["batch", "instance", "layer", "none"] | None = None
-    spectral_norm: bool | None = None
-    """Spectral normalisation on every D layer (Miyato et al. 2018)."""
-    diffaug: str | None = None
-    """DiffAugment policy, a comma list of color, translation, cutout; "" for none (Zhao et al. 2020)."""
+    g_norm: Literal["auto", "batch", "pixel", "none"] = AUTO
+    """Generator normalisation. ``pixel`` (Karras et al. 2018) has no batch statistics, so an EMA copy of G
+    samples exactly like G; BatchNorm's running statistics do not match EMA-averaged weights."""
+    d_norm: Literal["auto", "batch", "instance", "layer", "none", "spectral"] = AUTO
+    """Discriminator normalisation; ``spectral`` = spectral norm on every D layer (Miyato et al. 2018), no BN."""
+    diffaug: str = AUTO
+    """DiffAugment policy (Zhao et al. 2020): a comma list of color, translation, cutout; "" or "none" = off."""
     r1_gamma: float = 0.0
     """R1 penalty weight γ on real data (Mescheder et al. 2018); 0 disables."""
-    lr_g: float | None = None
-    lr_d: float | None = None
-    """Separate learning rates allow TTUR (Heusel et al. 2017)."""
-    betas: tuple[float, float] | None = None
+    lr_g: float = 0.0
+    """Generator learning rate; 0 = preset. Separate lr_g/lr_d allow TTUR (Heusel et al. 2017)."""
+    lr_d: float = 0.0
+    betas: tuple[float, ...] = ()
+    """Adam (β1, β2); empty = preset."""
     weight_decay: float = 0.0
 
 
 def resolve_preset(config: DCGANConfig) -> DCGANConfig:
-    """A copy of ``config`` with every ``None`` replaced by the ``arch`` preset's value."""
+    """A copy of ``config`` with every ``auto``/``0``/``()`` replaced by the ``arch`` preset's value."""
     if config.arch not in PRESETS:
         raise ConfigError(f"model.arch: unknown DCGAN preset {config.arch!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[config.arch]
-    changes = {k: v for k, v in preset.items() if getattr(config, k) is None}
-    return dataclasses.replace(config, **changes)
+    unset = (AUTO, 0, 0.0, ())
+    changes = {k: v for k, v in preset.items() if getattr(config, k) in unset and not isinstance(getattr(config, k), bool)}
+    out = dataclasses.replace(config, **changes)
+    if len(out.betas) != 2:
+        raise ConfigError(f"model.betas: expected two values (beta1, beta2), got {list(out.betas)}")
+    out.betas = tuple(float(b) for b in out.betas)
+    if out.diffaug.strip().lower() in ("none", "off"):
+        out.diffaug = ""
+    return out
 
 
 # ----------------------------------------------------------------------------- networks
@@ -133,8 +144,8 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
                    norm2d(norm, ch[-1]), act("relu")]
         for i in range(n - 1, 0, -1):  # nearest ×2 + conv3: [B, 8w, 4, 4] → [B, 4w, 8, 8] → ... → [B, w, 32, 32]
             layers.append(up_block(ch[i], ch[i - 1], norm=norm, activation="relu", mode="nearest"))
-        layers += [up_block(ch[0], ch[0], norm=norm, activation="relu", mode="nearest"),  # [B, w, 64, 64]
-                   nn.Conv2d(ch[0], c, 3, 1, 1), nn.Tanh()]  # [B, C, 64, 64]
+        layers += [nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
+                   nn.Conv2d(ch[0], c, 3, 1, 1), nn.Tanh()]  # to RGB: [B, C, 64, 64]
     else:
         raise ConfigError(f"unknown generator arch {arch!r}")
     return nn.Sequential(*layers)
@@ -175,7 +186,8 @@ class DCGAN(GenerativeModel):
         except ValueError as exc:
             raise ConfigError(f"model.diffaug: {exc}") from None
         self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, config.g_norm)
-        self.discriminator = Discriminator(config.arch, spec, config.d_width, config.d_norm, config.spectral_norm)
+        sn = config.d_norm == "spectral"
+        self.discriminator = Discriminator(config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn)
         init_dcgan(self)
 
     @property
