@@ -89,6 +89,7 @@ def test_bad_inputs_are_skipped_counted_and_listed(tmp_path):
     (src / "anim.gif").write_bytes(buf.getvalue())
     (src / "zz_dup.png").write_bytes(encode(distinct_image(0)))  # same picture as img_0000.png
     (src / "README.txt").write_text("ignored: not an image extension")
+    os.mkfifo(src / "pipe.png")  # not a regular file: ignored (reading it would block)
     (src / ".hidden.png").write_bytes(b"")
     unreadable = src / "locked.png"
     unreadable.write_bytes(encode(distinct_image(53)))
@@ -114,7 +115,7 @@ def test_bad_inputs_are_skipped_counted_and_listed(tmp_path):
     assert report.count == kept
     m = json.loads((out / "manifest.json").read_text())
     assert m["count"] == kept == len(m["files"])
-    assert m["stats"]["ignored_files"] == 1
+    assert m["stats"]["ignored_files"] == 2  # README.txt and the FIFO
     assert m["stats"]["notes"] == {"animated": 1}
     summary = report.summary()
     assert summary.startswith(f"kept {kept} of {kept + len(reasons)} images (dropped: ")
@@ -202,6 +203,17 @@ def test_conversions_to_rgb():
     # 1-bit and L
     assert np.asarray(_decode(encode(Image.new("1", (4, 4), 1)))).min() == 255
     assert _decode(encode(Image.new("L", (4, 4), 7))).getpixel((0, 0)) == (7, 7, 7)
+
+
+def test_pixel_limit_refuses_big_images_from_the_header():
+    data = encode(np.zeros((40, 40, 3), np.uint8))  # 1,600 pixels
+    for limit in (1000, 1500):  # Pillow warns above the limit and errors above twice it: both refused
+        with pixel_limit(limit), pytest.raises(Rejected, match="too-large"):
+            open_image(data, max_pixels=limit)
+    with pixel_limit(2000):
+        assert open_image(data, max_pixels=2000)[0].size == (40, 40)
+    with pixel_limit(10**8), pytest.raises(Rejected, match="too-large"):
+        open_image(png_bomb(), max_pixels=10**8)
 
 
 def test_exif_orientation_is_applied():
@@ -307,7 +319,7 @@ def test_fingerprint_is_deterministic_across_runs_and_worker_counts(tmp_path):
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
 def test_crash_or_ctrl_c_leaves_no_dataset(tmp_path, monkeypatch, exc):
     src = tmp_path / "src"
-    make_good(src, 40)
+    make_good(src, 100)  # more than one task's worth, so the worker pool runs
     out = tmp_path / "out" / "ds"
     from animegen.data import prepare as prep_mod
 
@@ -316,7 +328,7 @@ def test_crash_or_ctrl_c_leaves_no_dataset(tmp_path, monkeypatch, exc):
 
     def boom(self, res):
         calls["n"] += 1
-        if calls["n"] == 20:
+        if calls["n"] == 70:
             raise exc("simulated")
         real_add(self, res)
 

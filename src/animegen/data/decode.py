@@ -74,7 +74,7 @@ def open_image(data: bytes | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS,
 
     ``draft``: for JPEGs, let the decoder shrink by a power of two while keeping both sides at least
     this big (much faster for large photos); ``scale`` is original pixels per returned pixel.
-    Call inside :func:`pixel_limit` (the caller sets the limit once per batch).
+    Call inside :func:`pixel_limit`.
     """
     notes: list[str] = []
     if isinstance(data, np.ndarray):
@@ -93,9 +93,13 @@ def open_image(data: bytes | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS,
     w0, h0 = im.size
     if w0 * h0 > max_pixels:  # formats whose plugin skips Pillow's own check
         raise Rejected("too-large", f"{w0}x{h0} = {w0 * h0:,} pixels > {max_pixels:,}")
-    n_frames = getattr(im, "n_frames", 1) or 1
-    if n_frames > 1:
-        notes.append(f"animated: first of {n_frames} frames")
+    try:
+        animated = bool(getattr(im, "is_animated", False))
+    except (OSError, EOFError, ValueError, SyntaxError):  # later frames broken: the first may still be fine
+        animated = False
+    if animated:
+        notes.append("animated: first frame used")
+        im.seek(0)
     try:
         if draft is not None and im.format == "JPEG":
             im.draft(im.mode, draft)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from animegen.data.dedup import NearDuplicateIndex
-from animegen.data.pipeline import ItemResult, PrepareOptions, process_items
+from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
 from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared
 from animegen.data.readers import Reader, open_reader
 from animegen.data.sources import ImageSet
@@ -175,6 +175,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     if opts.limit:
         items = itertools.islice(items, opts.limit)
         total = min(total, opts.limit) if total is not None else opts.limit
+    if total is not None and total <= chunk_size(opts):
+        workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(atomic_dir(out_path) if out_path is not None else tempfile.TemporaryDirectory()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -93,6 +94,15 @@ def _is_tar(path: Path) -> bool:
         return False
 
 
+def _regular_or_link(path: str) -> bool:
+    """Regular files and symlinks (a broken link is reported as unreadable); never FIFOs or devices."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return True
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+
+
 def _file_signature(path: Path) -> str:
     st = path.stat()
     return hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
@@ -121,7 +131,7 @@ def _folder_reader(spec: str, root: Path) -> Reader:
         for fn in filenames:
             if _hidden(fn):
                 continue
-            if _is_image_name(fn):
+            if _is_image_name(fn) and _regular_or_link(os.path.join(dirpath, fn)):
                 files.append(os.path.relpath(os.path.join(dirpath, fn), root))
             else:
                 ignored += 1
