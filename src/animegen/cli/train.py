@@ -1,6 +1,7 @@
 """`animegen train`: train a model family on a data source, or resume a run folder."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -55,4 +56,5 @@ def train_command(
         if name:
             cfg.name = name
     run_dir = train(cfg, out, resume=resume, dry_run=dry_run)
-    typer.echo(str(run_dir))
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
+        typer.echo(str(run_dir))

@@ -29,7 +29,8 @@ Guarantees
   :class:`TrainingDiverged` (after saving the last good state). Nothing non-finite is ever saved.
 * Ctrl-C / SIGTERM: the current step finishes, a resumable checkpoint is saved, KeyboardInterrupt is
   raised (the CLI exits 130). A second Ctrl-C aborts at once.
-* ``train.max_minutes`` is the wall-clock budget of one invocation (a resumed run gets a fresh budget).
+* ``train.max_minutes`` (wall clock) and ``train.max_cpu_minutes`` (process CPU time) budget one invocation
+  (a resumed run gets a fresh budget).
 * ``train.batch_size`` is the global batch; under data parallelism each rank trains on its share.
 """
 from __future__ import annotations
@@ -101,7 +102,7 @@ def dry_run_config(cfg: RunConfig) -> RunConfig:
     """The smoke-test variant of ``cfg``: 2 steps, tiny batches, every output written once."""
     cfg = copy.deepcopy(cfg)
     t = cfg.train
-    t.steps, t.max_minutes = 2, 0.0
+    t.steps, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0
     t.batch_size = min(t.batch_size, 8)
     t.log_every = t.sample_every = t.checkpoint_every = t.eval_every = 2
     t.n_sample_grid = min(t.n_sample_grid, 16)
@@ -458,10 +459,13 @@ class Trainer:
         self.snapshot = self._capture()
         window = _Window()
         t_start = time.perf_counter()
+        cpu_start = time.process_time()
         start_step = self.step
         stop = "steps"
         while self.step < total:
-            flags = [self._signal is not None, tc.max_minutes > 0 and time.perf_counter() - t_start >= tc.max_minutes * 60]
+            flags = [self._signal is not None,
+                     (tc.max_minutes > 0 and time.perf_counter() - t_start >= tc.max_minutes * 60)
+                     or (tc.max_cpu_minutes > 0 and time.process_time() - cpu_start >= tc.max_cpu_minutes * 60)]
             interrupted, out_of_time = D.any_flag(flags, self.dist, self.device)
             if interrupted:
                 self._interrupted()
