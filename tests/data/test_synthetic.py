@@ -24,7 +24,7 @@ BASE = {
 
 def face(size=64, **changes):
     a = dict(BASE)
-    a.update({k: (S.ATTRIBUTES[S.ATTRIBUTE_NAMES.index(k)].values.index(v) if isinstance(v, str) else v)
+    a.update({k: (S.ATTRIBUTE_BY_NAME[k].values.index(v) if isinstance(v, str) else v)
               for k, v in changes.items()})
     return S.render_face(a, size=size, seed=0, index=0, debug=True)
 
@@ -65,6 +65,12 @@ def test_same_seed_same_images_and_index_independent_of_n():
         assert np.array_equal(la[k][8:], lc[k])
     d, _ = S.render_faces(12, size=32, seed=6, workers=1)
     assert all(not np.array_equal(a[i], d[i]) for i in range(12))
+
+
+def test_labels_rerender_the_same_image():
+    imgs, labels = S.render_faces(4, size=32, seed=9, workers=1)
+    for i in range(4):
+        assert np.array_equal(S.render_face(S.attribute_row(labels, i), size=32, seed=9, index=i), imgs[i])
 
 
 def test_worker_count_does_not_change_images():
@@ -196,7 +202,7 @@ def test_every_attribute_value_occurs():
             assert v.min() < at.low + 0.05 * span and v.max() > at.high - 0.05 * span, at.name
     for name in ("hair_style", "bangs", "eye_state", "mouth", "accessory"):  # named in the issue
         assert name in labels
-    assert set(S.ATTRIBUTES[S.ATTRIBUTE_NAMES.index("hair_style")].values) >= {"short", "long", "twintails", "ponytail"}
+    assert set(S.ATTRIBUTE_BY_NAME["hair_style"].values) >= {"short", "long", "twintails", "ponytail"}
 
 
 def test_correlate_couples_attributes_and_default_does_not():

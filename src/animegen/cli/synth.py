@@ -1,7 +1,6 @@
 """``animegen synth``: write the built-in procedural anime faces (PNGs + labels.csv + manifest.json)."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -38,17 +37,19 @@ def _check_out(out: Path, force: bool) -> None:
 def synth_command(
     n: int = typer.Option(20000, "--n", "-n", help="Number of faces (>= 1)."),
     size: int = typer.Option(64, "--size", "-s", help="Image size in pixels: 32, 64, 128 (any size >= 16 works)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder to write (built in a temp folder, then renamed)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Folder to write (built in a temp folder, then renamed)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed; image i is seeded from (seed, i)."),
     correlate: bool = typer.Option(False, "--correlate", help="Couple some attributes (eye hue follows hair hue, "
                                    "blush follows smiles, ...) for entangled-data experiments."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Rendering processes (default: all cores)."),
     grid: Optional[Path] = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
                                         "min(n, 64) faces (with no --out, only the sheet)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing non-empty --out folder that is not a synth folder."),
+    force: bool = typer.Option(False, "--force",
+                               help="Replace an existing non-empty --out folder that is not a synth folder."),
 ) -> None:
     """Render procedural anime faces with known attributes (PNGs + labels.csv + manifest.json)."""
-    from animegen.data.synthetic import MIN_SIZE, render_faces, write_dataset
+    from animegen.data.synthetic import MIN_SIZE, write_dataset
     from animegen.errors import AnimegenError
     from animegen.progress import info
 
@@ -72,10 +73,8 @@ def synth_command(
         info(f"wrote {n} faces ({size} px) to {out} in {dt:.1f} s ({n / dt:.0f} img/s)")
         typer.echo(str(out))
     if grid is not None:
-        from animegen.imaging import make_grid, save_png
+        from animegen.data.synthetic import grid as contact_sheet
+        from animegen.imaging import save_png
 
-        k = min(n, 64)
-        images, _ = render_faces(k, size, seed, 0, correlate, workers)
-        nrow = math.ceil(math.sqrt(k))
-        save_png(make_grid(images, nrow=nrow, padding=2), grid)
+        save_png(contact_sheet(min(n, 64), size, seed, correlate, workers=workers), grid)
         typer.echo(str(grid))

@@ -45,7 +45,8 @@ def catmull_rom(points, samples: int = 6) -> np.ndarray:
     out = []
     for i in range(1, len(ext) - 2):
         p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
+        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
     out.append(p[-1:])
     return np.concatenate(out)
 
@@ -159,7 +160,7 @@ class Palette:
     def from_attrs(a: dict[str, Any]) -> "Palette":
         h = float(a["hair_hue"])
         L = 0.12 + 0.74 * float(a["hair_lightness"])
-        S = 0.12 + 0.68 * float(a["hair_saturation"])
+        S = 0.1 + 0.62 * float(a["hair_saturation"])
         skin = mix(SKIN_PALE, SKIN_TAN, float(a["skin_tone"]))
         e = float(a["eye_hue"])
         return Palette(
@@ -306,7 +307,8 @@ EYE = {
 
 MOUTH_INK = (120, 30, 40)
 MOUTH = {
-    "closed": [stroke(catmull_rom([[-0.11, MOUTH_Y], [0.0, MOUTH_Y + 0.012], [0.11, MOUTH_Y - 0.005]], 3), 0.02, 0.02, 0.035)],
+    "closed": [stroke(catmull_rom([[-0.11, MOUTH_Y], [0.0, MOUTH_Y + 0.012], [0.11, MOUTH_Y - 0.005]], 3),
+                      0.02, 0.02, 0.035)],
     "smile": [stroke(catmull_rom([[-0.15, MOUTH_Y - 0.04], [-0.07, MOUTH_Y + 0.02], [0.07, MOUTH_Y + 0.02],
                                   [0.15, MOUTH_Y - 0.04]], 3), 0.015, 0.015, 0.045)],
     "open": [np.concatenate([[[-0.15, MOUTH_Y - 0.04]], catmull_rom(
@@ -325,8 +327,8 @@ _rc = np.array([0.62, -1.22])
 RIBBON = [np.array([[0, 0], [sgn * 0.36, -0.21], [sgn * 0.43, 0.03], [sgn * 0.33, 0.22]]) + _rc for sgn in (-1, 1)] + [
     np.array([[0, 0.02], [sgn * 0.19, 0.42], [sgn * 0.07, 0.38], [sgn * 0.02, 0.05]]) + _rc for sgn in (-1, 1)]
 RIBBON_KNOT = ellipse(_rc[0], _rc[1], 0.09, 0.1, 12)
-HAIRPIN = [stroke(np.array([[-0.55, -0.82]]) + np.array([[-1.0], [1.0]]) * 0.2 * np.array([math.cos(a + 1.3), math.sin(a + 1.3)]),
-                  0.08, 0.08) for a in (0.5, -0.5)]
+HAIRPIN = [stroke(np.array([[-0.55, -0.82]]) + np.array([[-0.2], [0.2]]) * (math.cos(a + 1.3), math.sin(a + 1.3)),
+                  0.08, 0.08) for a in (0.5, -0.5)]  # two crossed pins
 
 
 def _clothes_shapes() -> dict[str, list[tuple[np.ndarray, str]]]:
@@ -336,7 +338,8 @@ def _clothes_shapes() -> dict[str, list[tuple[np.ndarray, str]]]:
         catmull_rom([[2.5, 2.3], [1.8, 1.85], [0.9, 1.6], [0.34, 1.42]], 4)])
     sailor = [
         (shoulders, "white"),
-        (np.array([[-0.36, 1.42], [-1.5, 1.72], [-1.2, 2.3], [0, 2.15], [1.2, 2.3], [1.5, 1.72], [0.36, 1.42], [0, 1.95]]), "cloth"),
+        (np.array([[-0.36, 1.42], [-1.5, 1.72], [-1.2, 2.3], [0, 2.15], [1.2, 2.3], [1.5, 1.72], [0.36, 1.42],
+                   [0, 1.95]]), "cloth"),
         (np.array([[-1.2, 1.75], [-1.0, 2.12], [0, 2.0], [1.0, 2.12], [1.2, 1.75], [1.05, 1.77], [0.9, 2.02], [0, 1.9],
                    [-0.9, 2.02], [-1.05, 1.77]]), "white-noline"),
         (np.array([[-0.22, 1.98], [0.22, 1.98], [0.12, 2.2], [-0.12, 2.2]]), "red"),
@@ -359,7 +362,8 @@ def _clothes_shapes() -> dict[str, list[tuple[np.ndarray, str]]]:
 CLOTHES_SHAPES = _clothes_shapes()
 
 # back hair: (half width, bottom) of the mass behind the head, and how far the side locks reach
-_BACK = {"short": (1.27, 0.55), "bob": (1.36, 1.05), "long": (1.45, 2.9), "twintails": (1.2, 0.5), "ponytail": (1.2, 0.5)}
+_BACK = {"short": (1.27, 0.55), "bob": (1.36, 1.05), "long": (1.45, 2.9), "twintails": (1.2, 0.5),
+         "ponytail": (1.2, 0.5)}
 _LOCK_Y = {"short": 0.45, "bob": 0.95, "long": 1.55, "twintails": 0.85, "ponytail": 0.7}
 _th = np.linspace(np.pi * 0.98, np.pi * 2.02, 22)
 _BACK_TOP = {k: np.stack([half * np.cos(_th), -0.45 + 1.32 * np.sin(_th)], 1) for k, (half, _) in _BACK.items()}
@@ -547,7 +551,8 @@ def _fringe_shadow(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
     for c in X(sh):
         P.poly(c, pal.skin_shade, None, 0, "skin")
     # the side locks shade the cheeks next to them
-    locks = strands(g.lock_roots[::2] * (0.92, 1), g.lock_tips[::2] * (0.9, 0.9), _LOCK_W[::2] * 1.1, _LOCK_BEND[::2], 1.3)
+    locks = strands(g.lock_roots[::2] * (0.92, 1), g.lock_tips[::2] * (0.9, 0.9), _LOCK_W[::2] * 1.1,
+                    _LOCK_BEND[::2], 1.3)
     locks[..., 0] = np.clip(locks[..., 0], -0.95, 0.95)
     for c in X(locks):
         P.poly(c, pal.skin_shade, None, 0, "skin")
@@ -582,7 +587,8 @@ def _fringe(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
     # hides the inner outlines near the roots: strand lines and shade stay only towards the tips
     order = g.order()
     _outlined_strands(P, X, g.roots, g.tips, g.widths, g.bends, g.taper, pal.hair_shade, line, order)
-    lighter = X(strands(g.roots + (0, -0.1), g.roots + (g.tips - g.roots) * 0.7, g.widths * 1.08, g.bends * 0.7, g.taper))
+    lighter = X(strands(g.roots + (0, -0.1), g.roots + (g.tips - g.roots) * 0.7, g.widths * 1.08, g.bends * 0.7,
+                        g.taper))
     for i in order:
         P.poly(lighter[i], pal.hair, None, 0, "hair")
     for st in CAP_STROKES:

@@ -89,7 +89,7 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     _cont("clothes_hue", 0.0, 1.0, "clothes colour"),
 )
 ATTRIBUTE_NAMES = tuple(a.name for a in ATTRIBUTES)
-_BY_NAME = {a.name: a for a in ATTRIBUTES}
+ATTRIBUTE_BY_NAME = {a.name: a for a in ATTRIBUTES}
 _CUM = {a.name: np.cumsum(a.weights)[:-1] for a in ATTRIBUTES if a.kind == "categorical"}
 
 
@@ -103,19 +103,22 @@ def _sample_one(seed: int, index: int, correlate: bool) -> dict[str, float | int
         if at.kind == "categorical":
             out[at.name] = int(np.searchsorted(_CUM[at.name], rng.random(), side="right"))
         else:
-            out[at.name] = float(at.low + (at.high - at.low) * rng.random())
+            out[at.name] = at.low + (at.high - at.low) * rng.random()
     if correlate:
-        u = rng.random(6)
+        u = rng.random(4)
         if u[0] < 0.85:  # eye hue follows hair hue
-            out["eye_hue"] = float((out["hair_hue"] + rng.normal(0, 0.03)) % 1.0)
+            out["eye_hue"] = (out["hair_hue"] + rng.normal(0, 0.03)) % 1.0
         mouth = D.MOUTHS[int(out["mouth"])]
-        out["blush"] = float(0.55 + 0.45 * u[1]) if mouth != "closed" else float(0.35 * u[1])
+        out["blush"] = 0.55 + 0.45 * u[1] if mouth != "closed" else 0.35 * u[1]
         if D.EYE_STATES[int(out["eye_state"])] == "closed" and u[2] < 0.8:  # happy closed eyes smile
             out["mouth"] = D.MOUTHS.index("smile")
-            out["blush"] = float(0.55 + 0.45 * u[1])
+            out["blush"] = 0.55 + 0.45 * u[1]
         if D.HAIR_STYLES[int(out["hair_style"])] == "twintails" and u[3] < 0.7:
             out["accessory"] = D.ACCESSORIES.index("ribbon")
-        out["skin_tone"] = float(np.clip(1.0 - out["hair_lightness"] + rng.normal(0, 0.12), 0.0, 1.0))
+        out["skin_tone"] = np.clip(1.0 - out["hair_lightness"] + rng.normal(0, 0.12), 0.0, 1.0)
+    for at in ATTRIBUTES:  # the picture is drawn from exactly the float32 values the labels hold
+        if at.kind == "continuous":
+            out[at.name] = float(np.float32(out[at.name]))
     return out
 
 
@@ -200,9 +203,12 @@ def iter_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate:
     if n < 1:
         raise DataError(f"need at least one image (got n={n})")
     workers = default_workers() if workers is None else max(1, int(workers))
+    if mp.current_process().daemon:  # e.g. inside a DataLoader worker: daemons cannot start a pool
+        workers = 1
     workers = min(workers, max(1, n // 32))  # a pool is not worth it for a handful of images
     chunk = chunk or int(np.clip(n // (workers * 8), 16, 256))
-    jobs = [(int(seed), s, min(s + chunk, start + n), size, bool(correlate), png) for s in range(start, start + n, chunk)]
+    jobs = [(int(seed), s, min(s + chunk, start + n), size, bool(correlate), png)
+            for s in range(start, start + n, chunk)]
     if workers == 1:
         for job in jobs:
             yield _render_range(job)
@@ -216,6 +222,9 @@ def iter_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate:
 def render_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate: bool = False,
                  workers: int | None = None, progress: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render images ``start .. start+n-1`` → (uint8 ``[n, size, size, 3]``, labels name → array ``[n]``)."""
+    size = _check_size(size)
+    if n < 1:
+        raise DataError(f"need at least one image (got n={n})")
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     parts: list[dict[str, np.ndarray]] = []
     bar = None
@@ -280,7 +289,7 @@ def _load_cached(path: Path, n: int, size: int) -> tuple[np.ndarray, dict[str, n
     if not (img_path.is_file() and lab_path.is_file()):
         return None
     try:
-        images = np.load(img_path)
+        images = np.load(img_path, mmap_mode="c")  # copy-on-write map: opens instantly, still writable
         with np.load(lab_path) as z:
             labels = {k: z[k] for k in ATTRIBUTE_NAMES}
     except (OSError, ValueError, KeyError):
@@ -316,6 +325,10 @@ def open_synthetic(rest: str, size: int = 64, workers: int | None = None, use_ca
     if cached is not None:
         images, labels = cached
     else:
+        from animegen.progress import info
+
+        if n >= CACHE_MIN_IMAGES:
+            info(f"rendering {n} synthetic faces at {size} px" + (f" (cached in {cache_dir()})" if use_cache else ""))
         images, labels = render_faces(n, size, seed, 0, correlate, workers, progress=True)
         if use_cache:
             _save_cached(cache_dir() / fp, images, labels)
@@ -419,7 +432,7 @@ def _default_permissions(folder: Path, files: Sequence[str]) -> None:
 
 
 def grid(n: int = 64, size: int = 64, seed: int = 0, correlate: bool = False, nrow: int | None = None,
-         padding: int = 2, workers: int | None = 1) -> np.ndarray:
+         padding: int = 2, workers: int | None = None) -> np.ndarray:
     """A uint8 ``[H, W, 3]`` contact sheet of faces ``0 .. n-1`` (white gutters)."""
     from animegen.imaging import make_grid
 
