@@ -36,17 +36,17 @@ def _load_model(ckpt: Path):
     return animegen.load(ckpt)
 
 
-def _data_from_run(ckpt: Path) -> str | None:
-    """The training data source recorded in the run folder's config.json, if any."""
+def _run_data_config(ckpt: Path) -> dict:
+    """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
     for folder in (ckpt.parent, ckpt.parent.parent):
         cfg = folder / "config.json"
         if cfg.is_file():
             try:
-                src = json.loads(cfg.read_text(encoding="utf-8")).get("data", {}).get("source")
+                data = json.loads(cfg.read_text(encoding="utf-8")).get("data", {})
             except (OSError, json.JSONDecodeError, AttributeError):
-                return None
-            return src if isinstance(src, str) and src else None
-    return None
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
 
 
 @app.command(epilog=EVALUATE_EPILOG)
@@ -56,7 +56,8 @@ def evaluate(
                                        "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
     n_real: int = typer.Option(5000, "--n-real", help="Real reference images (0: all of the split)."),
-    real_split: str = typer.Option("all", "--real-split", help="all, train or val (held-out part)."),
+    real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
+                                   "the dataset's split, else the run's data.val_fraction/seed)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
     inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file "
                                              "(pt_inception-2015-12-05-6726825d.pth enables IS)."),
@@ -85,11 +86,13 @@ def evaluate(
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
-    source = data or _data_from_run(checkpoint)
+    run_data = _run_data_config(checkpoint)
+    source = data or run_data.get("source")
     if not source:
         raise AnimegenError("no real images to compare with: pass --data (a dataset folder, synth:N, ...)")
     real = open_source(source, size=model.spec.size, channels=model.spec.channels)
     opts = EvalOptions(n=n, n_real=n_real or None, real_split=real_split, seed=seed, batch_size=batch_size,
+                       val_fraction=float(run_data.get("val_fraction", 0.05)), split_seed=int(run_data.get("seed", 0)),
                        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation,
                        detect=detect, cascade=str(cascade) if cascade else None, memorisation=memorisation, use_cache=cache,
                        inception=str(inception) if inception else None, precision=precision)
@@ -173,7 +176,10 @@ def fid_ref(
     n: int = typer.Option(5000, "--n", help="Images (a seeded subset when there are more; 0: all)."),
     split: str = typer.Option("all", "--split", help="all, train or val."),
     size: Optional[int] = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subset when --n is smaller than the split."),
+    val_fraction: float = typer.Option(0.05, "--val-fraction", help="Held-out share for --split val/train "
+                                       "when the dataset defines no split."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of that split (a run's data.seed)."),
     inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file."),
     batch_size: int = typer.Option(32, "--batch-size"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16."),
@@ -182,13 +188,13 @@ def fid_ref(
     """Build (or show) the cached FID reference statistics of a dataset."""
     from animegen.data.sources import open_source
     from animegen.metrics.inception import get_extractor
-    from animegen.metrics.refstats import reference_features, save, split_images
+    from animegen.metrics.refstats import reference_features, save, split_images, split_key
 
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     ds = open_source(dataset, size=size)
-    images, how = split_images(ds, split, seed=seed)
-    ref = reference_features(images, ds.fingerprint, extractor, split=split, n=n or None, seed=seed,
-                             use_cache=not force, name=ds.name)
+    images, how = split_images(ds, split, val_fraction, split_seed)
+    ref = reference_features(images, ds.fingerprint, extractor, split=split_key(split, val_fraction, split_seed),
+                             n=n or None, seed=seed, use_cache=not force, name=ds.name)
     if force and ref.path is not None:
         save(ref, ref.path)
     state = "cached" if ref.cached else "computed"

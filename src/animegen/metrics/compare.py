@@ -10,7 +10,12 @@ Training stability, from ``metrics.jsonl`` (records ``{"step": ..., "<name>": va
   over the losses (a GAN's oscillating discriminator dominates). Lower is calmer;
 * ``rollbacks`` — divergence rollbacks: the largest value of a counter key containing ``rollback``,
   or the number of records with ``"event": "rollback"``;
-* ``nonfinite`` — records with a NaN/inf loss.
+* ``nonfinite`` — records with a NaN/inf loss;
+* ``diverged`` — whether the run ended with a ``"diverged"`` event; ``collapse_warnings`` — records
+  flagged ``health/collapse_warning`` by the trainer.
+
+When a run has no ``metrics.json`` yet, the diversity ratio falls back to the trainer's last
+``health/diversity_ratio`` (a pixel-space ratio; the column says which).
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ COLUMNS = [
     ("run", "run"), ("family", "model"), ("step", "steps"), ("fid", "FID ↓"), ("kid", "KID ↓"),
     ("kid_std", "KID ±"), ("precision", "precision ↑"), ("recall", "recall ↑"), ("is", "IS"),
     ("sharpness", "sharpness"), ("sharpness_real", "sharpness real"), ("diversity_ratio", "diversity ratio"),
-    ("detection", "face rate"), ("memorised", "memorised"), ("loss_cv", "loss CV (last 25%)"),
-    ("rollbacks", "rollbacks"), ("n_generated", "N gen"), ("n_real", "N real"),
+    ("diversity_ratio_train", "diversity ratio (train log, pixels)"), ("detection", "face rate"),
+    ("memorised", "memorised"), ("loss_cv", "loss CV (last 25%)"), ("rollbacks", "rollbacks"),
+    ("diverged", "diverged"), ("n_generated", "N gen"), ("n_real", "N real"),
 ]
 
 
@@ -73,11 +79,19 @@ def stability(records: list[dict], tail: float = 0.25) -> dict[str, Any]:
     rollbacks_counter = 0.0
     rollback_events = 0
     steps = None
+    diverged = False
+    collapse = 0
+    last_div = None
     for r in records:
         if _num(r.get("step")) is not None:
             steps = max(steps or 0, int(r["step"]))
-        if str(r.get("event", "")).lower().startswith("rollback"):
+        event = str(r.get("event", "")).lower()
+        if event.startswith("rollback"):
             rollback_events += 1
+        diverged = diverged or event == "diverged"
+        collapse += int(bool(_num(r.get("health/collapse_warning"))))
+        if _num(r.get("health/diversity_ratio")) is not None:
+            last_div = _num(r.get("health/diversity_ratio"))
         for k, v in r.items():
             if "rollback" in k.lower() and _num(v) is not None:
                 rollbacks_counter = max(rollbacks_counter, float(v))
@@ -97,7 +111,8 @@ def stability(records: list[dict], tail: float = 0.25) -> dict[str, Any]:
         std = math.sqrt(sum((v - mean) ** 2 for v in part) / (len(part) - 1))
         cv[k] = std / max(abs(mean), 1e-8)
     return {"loss_cv": max(cv.values()) if cv else None, "loss_cv_by_key": cv,
-            "rollbacks": int(max(rollbacks_counter, rollback_events)), "nonfinite": nonfinite, "steps": steps}
+            "rollbacks": int(max(rollbacks_counter, rollback_events)), "nonfinite": nonfinite, "steps": steps,
+            "diverged": diverged, "collapse_warnings": collapse, "last_diversity_ratio": last_div}
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -138,10 +153,12 @@ def collect(target: str | Path) -> dict[str, Any]:
         "sharpness": _num(_get(metrics, "sharpness", "laplacian_var")),
         "sharpness_real": _num(_get(metrics, "sharpness", "laplacian_var_real")),
         "diversity_ratio": _num(_get(metrics, "diversity", "ratio")),
+        "diversity_ratio_train": stab["last_diversity_ratio"],
         "detection": _num(_get(metrics, "detection", "rate")),
         "memorised": _num(_get(metrics, "memorisation", "memorised_fraction")),
         "loss_cv": stab["loss_cv"],
         "rollbacks": stab["rollbacks"] if records else None,
+        "diverged": ("yes" if stab["diverged"] else "no") if records else None,
         "n_generated": _get(metrics, "protocol", "n_generated"),
         "n_real": _get(metrics, "protocol", "n_real"),
         "weights_sha1": _get(metrics, "protocol", "weights_sha1"),
@@ -172,7 +189,7 @@ def fmt(key: str, v: Any) -> str:
     if isinstance(v, float):
         if key in ("kid", "kid_std"):
             return f"{v:.4f}"
-        if key in ("precision", "recall", "detection", "memorised", "diversity_ratio", "loss_cv"):
+        if key in ("precision", "recall", "detection", "memorised", "diversity_ratio", "diversity_ratio_train", "loss_cv"):
             return f"{v:.3f}"
         return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
     return str(v)

@@ -35,6 +35,9 @@ class EvalOptions:
     real_split: str = "all"
     """``all``, ``train`` or ``val`` (held-out part; the dataset's own split or a seeded one)."""
     val_fraction: float = 0.05
+    """Held-out share for ``real_split`` val/train when the dataset defines no split (the run's data.val_fraction)."""
+    split_seed: int = 0
+    """Seed of that split (the run's data.seed), as ``animegen.train.data.split_indices``."""
     seed: int = 0
     """Seeds the sampling generator, the real subset and the KID subsets."""
     batch_size: int = 32
@@ -90,22 +93,23 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
     """All metrics of generated uint8 images ``fake`` against the ImageSet ``real_ds``."""
     from animegen.metrics import diversity as div
     from animegen.metrics.detection import detection_rate, load_detector
-    from animegen.metrics.fid import feature_statistics, frechet_distance
+    from animegen.metrics.fid import feature_statistics, fid_from_features, frechet_distance
     from animegen.metrics.inception import IS_HINT, get_extractor
     from animegen.metrics.inception_score import inception_score
     from animegen.metrics.kid import kid
     from animegen.metrics.memorisation import memorisation
     from animegen.metrics.prdc import prdc
     from animegen.metrics.recon import reconstruction_metrics
-    from animegen.metrics.refstats import reference_features, select, split_images
+    from animegen.metrics.refstats import reference_features, select, split_images, split_key
     from animegen.metrics.sharpness import sharpness
 
     t_start = time.perf_counter()
     ext = extractor or get_extractor(opts.inception, batch_size=opts.batch_size, precision=opts.precision)
     unavailable: dict[str, str] = {}
-    real_images, split_how = split_images(real_ds, opts.real_split, opts.val_fraction, opts.seed)
+    real_images, split_how = split_images(real_ds, opts.real_split, opts.val_fraction, opts.split_seed)
     t0 = time.perf_counter()
-    ref = reference_features(real_images, real_ds.fingerprint, ext, split=opts.real_split, n=opts.n_real,
+    ref = reference_features(real_images, real_ds.fingerprint, ext,
+                             split=split_key(opts.real_split, opts.val_fraction, opts.split_seed), n=opts.n_real,
                              seed=opts.seed, use_cache=opts.use_cache, name=real_ds.name)
     t_real = time.perf_counter() - t0
     ref_idx = select(len(real_images), opts.n_real, opts.seed)
@@ -115,13 +119,28 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
     feats = ext.extract(fake, logits=True, desc="generated features")
     t_fake_feat = feats.seconds
 
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    mu, sigma = feature_statistics(feats.pool)
-    report: dict[str, Any] = {"fid": frechet_distance(ref.mu, ref.sigma, mu, sigma)}
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 2)
+        t0 = now
+
+    if 2 * min(ref.n, len(fake)) <= ref.pool.shape[1]:
+        fid_value = fid_from_features(ref.pool, feats.pool)  # low-rank path: exact and cheap at small N
+    else:
+        mu, sigma = feature_statistics(feats.pool)
+        fid_value = frechet_distance(ref.mu, ref.sigma, mu, sigma)
+    report: dict[str, Any] = {"fid": fid_value}
+    lap("fid")
     k_mean, k_std = kid(ref.pool, feats.pool, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size, seed=opts.seed)
     report.update(kid=k_mean, kid_std=k_std)
+    lap("kid")
     pr = _safe(prdc, unavailable, "precision", ref.pool, feats.pool, k=opts.pr_k)
     report.update(pr or {"precision": None, "recall": None, "density": None, "coverage": None})
+    lap("precision_recall")
     if feats.logits is not None and len(fake) >= opts.is_splits:
         report["is"], report["is_std"] = inception_score(feats.logits, splits=opts.is_splits)
     else:
@@ -137,12 +156,14 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
                            "pixels": p_fake, "pixels_real": p_real}
     s_fake, s_real = sharpness(fake), sharpness(real_sub[: max(len(fake), 1000)])
     report["sharpness"] = {"laplacian_var": s_fake, "laplacian_var_real": s_real, "ratio": s_fake / s_real if s_real else None}
+    lap("diversity_sharpness")
 
     # memorisation against the training images
     if opts.memorisation:
         if opts.real_split == "val":
-            train_images, _ = split_images(real_ds, "train", opts.val_fraction, opts.seed)
-            train_ref = reference_features(train_images, real_ds.fingerprint, ext, split="train", n=opts.n_real,
+            train_images, _ = split_images(real_ds, "train", opts.val_fraction, opts.split_seed)
+            train_ref = reference_features(train_images, real_ds.fingerprint, ext,
+                                           split=split_key("train", opts.val_fraction, opts.split_seed), n=opts.n_real,
                                            seed=opts.seed, use_cache=opts.use_cache, name=real_ds.name)
             report["memorisation"] = _safe(memorisation, unavailable, "memorisation", feats.pool, train_ref.pool,
                                            real_holdout=ref.pool, seed=opts.seed)
@@ -150,11 +171,12 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
             report["memorisation"] = _safe(memorisation, unavailable, "memorisation", feats.pool, ref.pool, seed=opts.seed)
     else:
         report["memorisation"] = None
+    lap("memorisation")
 
     # reconstruction (models with an encoder), on held-out images
     report["recon"] = None
     if opts.recon and model is not None and getattr(model, "has_encoder", False):
-        held, how = split_images(real_ds, "val", opts.val_fraction, opts.seed)
+        held, how = split_images(real_ds, "val", opts.val_fraction, opts.split_seed)
         held = held[: opts.recon_n]
         rec = _safe(reconstruction_metrics, unavailable, "recon", model, held)
         if rec is not None:
@@ -162,6 +184,7 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
         report["recon"] = rec
     elif model is not None and not getattr(model, "has_encoder", False):
         unavailable["recon"] = f"{getattr(model, 'family', 'this model')} has no encoder"
+    lap("recon")
 
     # face detection pass rate (generated vs real)
     report["detection"] = None
@@ -174,7 +197,8 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
             r_real = detection_rate(real_sub, det, max_n=opts.detect_n)
             report["detection"] = {"rate": r_fake["rate"], "rate_real": r_real["rate"], "n": r_fake["n"],
                                    "n_real": r_real["n"], "detector": why}
-    t_metrics = time.perf_counter() - t0
+    lap("detection")
+    t_metrics = sum(timings.values())
 
     report["unavailable"] = unavailable
     report["protocol"] = {
@@ -201,6 +225,7 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
             "features_generated": round(t_fake_feat, 2),
             "features_real": round(t_real, 2) if not ref.cached else 0.0,
             "metrics": round(t_metrics, 2),
+            "metrics_by_name": timings,
             "total": round(time.perf_counter() - t_start + fake_seconds, 2),
         },
         "features_img_per_s": round(len(fake) / t_fake_feat, 2) if t_fake_feat > 0 else None,

@@ -37,6 +37,7 @@ import importlib.util
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -597,7 +598,9 @@ def _zip_like(p: Path) -> bool:
 
 def _load_script_tensors(p: Path) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None]:
     try:
-        script = torch.jit.load(str(p), map_location="cpu")
+        with warnings.catch_warnings():  # torch >= 2.10 deprecates TorchScript; the files are TorchScript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            script = torch.jit.load(str(p), map_location="cpu")
     except Exception as exc:  # torch raises several types for non-TorchScript files
         raise InceptionWeightsError(f"{p}: not a loadable TorchScript file ({str(exc).splitlines()[0][:120]})") from None
     sd = {k: v for k, v in script.state_dict().items()}

@@ -66,26 +66,34 @@ def select(n_total: int, n: int | None, seed: int = 0) -> np.ndarray:
 def split_images(ds, split: str = "all", val_fraction: float = 0.05, seed: int = 0) -> tuple[np.ndarray, str]:
     """The images of ``split`` (``all``, ``train`` or ``val``) of an ImageSet, and how it was split.
 
-    Uses the dataset's own ``val_mask`` when it has one; otherwise holds out ``val_fraction`` of the
-    images by a permutation with ``seed`` (the rule is recorded in the protocol).
+    The same split as the trainer's (``animegen.train.data.split_indices``): the dataset's own
+    ``val_mask`` when it has one, else a ``numpy.random.default_rng(seed)`` permutation whose first
+    ``round(N · val_fraction)`` images (at least 1) are held out. Pass the run's ``data.val_fraction``
+    and ``data.seed`` to evaluate on exactly the images it did not train on.
     """
     if split == "all":
         return ds.images, "all images"
     if split not in ("train", "val"):
         raise DataError(f"unknown split {split!r}: choose all, train or val")
-    if ds.val_mask is not None and ds.val_mask.any():
+    n = len(ds)
+    if ds.val_mask is not None and np.asarray(ds.val_mask, bool).any():
         mask = np.asarray(ds.val_mask, bool)
         how = "the dataset's own validation split"
     else:
-        n = len(ds)
-        n_val = max(1, int(round(val_fraction * n)))
+        n_val = min(max(1, int(round(n * float(val_fraction)))), max(n - 1, 1))
         mask = np.zeros(n, bool)
         mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
-        how = f"held out {n_val} of {n} (fraction {val_fraction}, permutation seed {seed})"
+        how = f"held out {n_val} of {n} (val_fraction {val_fraction}, split seed {seed}, as the trainer)"
     chosen = ds.images[mask] if split == "val" else ds.images[~mask]
     if len(chosen) < 2:
-        raise DataError(f"the {split} split of {ds.name} has {len(chosen)} images; need at least 2")
+        raise DataError(f"the {split} split of {ds.name} has {len(chosen)} images; need at least 2 "
+                        "(use --real-split all, or a dataset with a larger validation split)")
     return chosen, f"{split}: {how}"
+
+
+def split_key(split: str, val_fraction: float = 0.05, split_seed: int = 0) -> str:
+    """The split's part of the cache key (a held-out split depends on its fraction and seed)."""
+    return split if split == "all" else f"{split}-f{val_fraction:g}-s{split_seed}"
 
 
 def cache_key(fingerprint: str, split: str, n: int, seed: int, weights_sha1: str, precision: str = "fp32") -> str:
