@@ -8,15 +8,16 @@ import typer
 
 from animegen.cli.app import app
 
-EPILOG = """Examples:\n\n
-  animegen prepare ~/faces --size 64 --out data/faces64\n\n
-  animegen prepare faces.zip --val-fraction 0.05 --out data/faces64\n\n
-  animegen prepare ~/illustrations --crop detect --out data/detected64 --margin 0.3 --min-face 48\n\n
-  animegen prepare art.tar.gz --crop detect --detector cascade --cascade lbpcascade_animeface.xml --out data/lbp64\n\n
-  animegen prepare ~/illustrations --crop detect --limit 200 --preview preview.png   (dry run: look first)\n\n
-  animegen prepare hf:user/anime-faces --out data/hf64\n\n
-  animegen prepare mnist:~/mnist --size 28 --channels 1 --out data/mnist28
-"""
+EXAMPLES = [
+    "animegen prepare ~/faces --size 64 --out data/faces64",
+    "animegen prepare faces.zip --val-fraction 0.05 --out data/faces64",
+    "animegen prepare ~/illustrations --crop detect --margin 0.3 --min-face 48 --out data/detected64",
+    "animegen prepare art.tar.gz --crop detect --detector cascade --cascade lbpcascade_animeface.xml --out data/lbp64",
+    "animegen prepare ~/illustrations --crop detect --limit 200 --preview preview.png   (a dry run: look first)",
+    "animegen prepare hf:user/anime-faces --out data/hf64",
+    "animegen prepare mnist:~/mnist --size 28 --channels 1 --out data/mnist28",
+]
+EPILOG = "Examples:\n\n" + "\n\n".join(EXAMPLES)
 
 
 @app.command(epilog=EPILOG)
@@ -52,10 +53,9 @@ def prepare(
 ) -> None:
     """Prepare a dataset: decode, clean, crop, resize, de-duplicate; one memory-mappable array.
 
-    Writes DATASET/images.npy (uint8 [N, H, W, C]), manifest.json (count, source, options, per-image
-    provenance and box, content fingerprint, optional train/val split) and rejects.csv (every dropped
-    input with its reason). Broken, unreadable, tiny or oversized files are skipped and counted, never
-    fatal; animated images contribute their first frame. The folder appears only when complete.
+    Writes DATASET/images.npy (uint8 [N, H, W, C]), manifest.json (count, source, options, fingerprint, split, per-image provenance and box) and rejects.csv (every dropped input and why).
+
+    Broken, unreadable, tiny or oversized files are skipped and counted, never fatal; animated images give their first frame. The folder appears only when complete.
     """
     from animegen.data.pipeline import PrepareOptions
     from animegen.data.prepare import prepare as run_prepare

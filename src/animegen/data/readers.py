@@ -189,7 +189,23 @@ def _zip_reader(spec: str, path: Path) -> Reader:
 # ----------------------------------------------------------------------------- tar
 
 
+def _tar_wanted(m: tarfile.TarInfo) -> bool:
+    return m.isfile() and not any(_hidden(p) for p in m.name.split("/"))
+
+
+def _tar_item(tf: tarfile.TarFile, m: tarfile.TarInfo) -> RawItem:
+    if m.size > MAX_MEMBER_BYTES:
+        return RawItem(m.name, Rejected("too-large", f"{m.size:,} bytes"))
+    fh = tf.extractfile(m)
+    data = fh.read() if fh is not None else b""
+    if len(data) < m.size:
+        return RawItem(m.name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
+    return RawItem(m.name, data)
+
+
 def _tar_reader(spec: str, path: Path) -> Reader:
+    """Plain tars are read in sorted member order (like folders and zips: the same files give the same
+    dataset); compressed ones are streamed in archive order (seeking back in a gzip stream is slow)."""
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
@@ -200,44 +216,51 @@ def _tar_reader(spec: str, path: Path) -> Reader:
         raise DataError(f"cannot read {spec} as a tar archive: {exc}") from None
     if first is None:
         raise _empty(spec, 0)
-    total = None
-    if not compressed:  # counting the members of a plain tar only reads headers
-        try:
-            with tarfile.open(path, "r:") as tf:
-                total = sum(1 for m in tf.getmembers() if m.isfile() and _is_image_name(m.name)
-                            and not any(_hidden(p) for p in m.name.split("/")))
-        except (tarfile.TarError, OSError, EOFError):
-            total = None
-        if total == 0:
-            raise _empty(spec, 0)
+    members: list[tarfile.TarInfo] = []
+    list_error = ""
+    if not compressed:  # listing a plain tar only reads the headers
+        with tarfile.open(path, "r:") as tf:
+            try:
+                tf.getmembers()
+            except (tarfile.TarError, OSError, EOFError) as exc:  # cut short: keep the members listed so far
+                list_error = str(exc)
+            wanted = [m for m in tf.members if _tar_wanted(m)]
+        members = sorted((m for m in wanted if _is_image_name(m.name)), key=lambda m: m.name)
+        if not members:
+            raise _empty(spec, len(wanted))
+
     def items() -> Iterator[RawItem]:
         n = 0
-        reader.ignored = 0
         try:
             with tarfile.open(path, "r:*") as tf:
+                if not compressed:
+                    for m in members:
+                        n += 1
+                        yield _tar_item(tf, m)
+                    if list_error:
+                        yield RawItem(f"{path.name}#after-{len(members)}", Rejected("truncated", f"archive cut short: {list_error}"))
+                    return
+                reader.ignored = 0
                 for m in tf:
-                    if not m.isfile() or any(_hidden(p) for p in m.name.split("/")):
+                    if not _tar_wanted(m):
                         continue
                     if not _is_image_name(m.name):
                         reader.ignored += 1
                         continue
                     n += 1
-                    if m.size > MAX_MEMBER_BYTES:
-                        yield RawItem(m.name, Rejected("too-large", f"{m.size:,} bytes"))
-                        continue
-                    fh = tf.extractfile(m)
-                    data = fh.read() if fh is not None else b""
-                    if len(data) < m.size:
-                        yield RawItem(m.name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
+                    item = _tar_item(tf, m)
+                    yield item
+                    if isinstance(item.payload, Rejected) and item.payload.reason == "truncated":
                         return
-                    yield RawItem(m.name, data)
         except (tarfile.TarError, OSError, EOFError) as exc:  # a damaged or cut-short archive: keep what we read
             yield RawItem(f"{path.name}#after-{n}", Rejected("truncated", f"archive unreadable after {n} members: {exc}"))
         if n == 0:
             raise _empty(spec, reader.ignored)
 
-    reader = Reader("tar", spec, str(path.resolve()), total, items, _file_signature(path), 0)
-    return reader  # items() counts reader.ignored as it goes
+    ignored = 0 if compressed else sum(1 for m in tf.members if _tar_wanted(m) and not _is_image_name(m.name))
+    reader = Reader("tar", spec, str(path.resolve()), None if compressed else len(members), items,
+                    _file_signature(path), ignored)
+    return reader  # for compressed tars, items() counts reader.ignored as it goes
 
 
 # ----------------------------------------------------------------------------- Hugging Face
