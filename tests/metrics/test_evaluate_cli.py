@@ -67,6 +67,7 @@ def env(tmp_path, monkeypatch):
     torch.manual_seed(0)
     ckpt = tmp_path / "run" / "final.safetensors"
     save_model(ckpt, TinyAE(TinyConfig(), DataSpec(3, 32)), step=7)
+    (ckpt.parent / "config.json").write_text(json.dumps({"family": TinyAE.family, "data": {"source": "from-config"}}))
     return ckpt, calls
 
 
@@ -96,10 +97,11 @@ def test_evaluate_writes_metrics_json(env, tmp_path):
     assert m["recon"]["n"] >= 1 and "recon_mse" in m["recon"]["eval"]
     assert m["model"] == {"family": "tiny-eval-test", "step": 7, "epoch": 0, "has_encoder": True}
     assert m["diversity"]["ratio"] > 0 and m["memorisation"]["n_generated"] == 12
-    # the real side is cached now: a second run (default --out beside the checkpoint) reuses it
-    code = _main(["-q", "evaluate", str(ckpt), "--data", "anything", "--n", "12", "--n-real", "16",
+    # the real side is cached now: a second run (data from the run's config.json, default --out
+    # beside the checkpoint) reuses it
+    code = _main(["-q", "evaluate", str(ckpt), "--n", "12", "--n-real", "16",
                   "--kid-subsets", "10", "--no-detect", "--no-memorisation"])
-    assert code == 0
+    assert code == 0 and calls[-1] == ("from-config", 32, 3)
     m2 = json.loads((ckpt.parent / "metrics.json").read_text())
     assert m2["protocol"]["real_cached"] is True and m2["fid"] == pytest.approx(m["fid"], rel=1e-9)
 
