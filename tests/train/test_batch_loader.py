@@ -78,8 +78,12 @@ def test_rank_shards_make_up_the_global_batch():
 
 
 def test_channels_last_batches_and_grayscale():
-    loader = BatchLoader(_images(), np.arange(20), batch_size=4, channels_last=True)
+    loader = BatchLoader(_images(), np.arange(20), batch_size=4, channels_last=True, hflip=True)
     assert loader.next().is_contiguous(memory_format=torch.channels_last)
+    plain = BatchLoader(_images(), np.arange(20), batch_size=4, hflip=True)
+    assert plain.next().is_contiguous()
+    assert torch.equal(BatchLoader(_images(), np.arange(20), 4, channels_last=True, hflip=True).next(),
+                       BatchLoader(_images(), np.arange(20), 4, hflip=True).next())
     gray = BatchLoader(_images(c=1), np.arange(20), batch_size=4)
     b = gray.next()
     assert b.shape == (4, 1, 8, 8) and b.is_contiguous()

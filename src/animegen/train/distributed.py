@@ -18,6 +18,10 @@ What each rank does
 * Each rank takes its own contiguous shard of every global batch (see :mod:`animegen.train.data`).
 * Noise RNG: rank ``r`` seeds torch/numpy/random with ``train.seed + 1_000_003 * r`` after the model is
   built, so ranks draw different latents while rank 0 draws exactly what a single-process run draws.
+  Checkpoints store every rank's RNG state (gathered to rank 0), so a resume with the same number of
+  processes is bit-identical; with another number the noise is reseeded (and a note says so).
+* ``--resume`` reads ``train_state.safetensors`` on every rank: multi-node runs need the run folder on
+  a shared filesystem.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Cheap training-health signals: sample diversity of a fixed-noise batch, and its collapse warning.
 
-Diversity here is the mean pairwise distance between images after an antialiased reduction to
-16 × 16 pixels, as a per-pixel RMS difference (``||a − b||₂ / sqrt(D)``, images in [−1, 1]). It costs
+Diversity here is the mean pairwise distance between images after an area reduction to 16 × 16
+pixels, as a per-pixel RMS difference (``||a − b||₂ / sqrt(D)``, pixels in [0, 1]). It costs
 one generator pass and a ``cdist``; it is not a quality metric, but a generator that mode-collapses
 (emits near-identical images for different latents, as seed 002 observed) drops far below the value
 of real data, which is computed once at the start of training.
@@ -19,13 +19,23 @@ FEATURE_SIZE = 16
 
 @torch.no_grad()
 def diversity(images: Tensor, size: int = FEATURE_SIZE) -> float:
-    """Mean pairwise RMS pixel distance of ``images`` ``[N, C, H, W]`` in [-1, 1] at ``size`` px (N ≥ 2)."""
-    x = images.detach().float()
-    if x.shape[0] < 2:
+    """Mean pairwise RMS pixel distance of ``images`` ``[N, C, H, W]`` in [-1, 1] at ``size`` px (N ≥ 2).
+
+    Uses :func:`animegen.metrics.diversity.diversity_score` (space ``"pixels"``, the value ``animegen
+    evaluate`` reports) when that module is installed, else the same computation here.
+    """
+    if images.shape[0] < 2:
         return 0.0
-    if x.shape[-1] > size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    feats = x.reshape(x.shape[0], -1)  # [N, C*size*size]
+    try:
+        from animegen.metrics.diversity import diversity_score
+    except ImportError:  # pragma: no cover - metrics are part of the package
+        diversity_score = None
+    if diversity_score is not None:
+        from animegen.imaging import to_uint8
+
+        return float(diversity_score(to_uint8(images), space="pixels", max_n=len(images)))
+    x = (images.detach().float() + 1) / 2  # [N, C, H, W] in [0, 1]
+    feats = F.adaptive_avg_pool2d(x, size).flatten(1)  # [N, C*size*size]
     d = torch.cdist(feats, feats, compute_mode="donot_use_mm_for_euclid_dist") / feats.shape[1] ** 0.5  # [N, N]
     n = feats.shape[0]
     return float(d.sum() / (n * (n - 1)))

@@ -8,7 +8,7 @@ tensor key                             what
 ``model/<state_dict key>``             the raw (non-EMA) weights and buffers
 ``optim/<name>/<param>/<key>``         optimizer ``name``'s per-parameter state tensors (Adam ``exp_avg``...)
 ``ema/p.<key>``, ``ema/b.<key>``       EMA weights and buffers of ``model.<ema_module>``
-``rng/<rank>/torch``, ``.../cuda/<i>`` torch CPU/CUDA generator states (uint8) of each rank
+``rng/<rank>/torch``, ``.../cuda/<i>`` torch CPU/CUDA(/MPS) generator states (uint8) of each rank
 ``rng/<rank>/numpy``                   numpy's MT19937 key (624 words, as int64)
 ``extra/<name>``                       trainer tensors (the fixed sample latents)
 =====================================  ====================================================================
@@ -119,12 +119,19 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], 
 # ---------------------------------------------------------------------------- RNG
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available() and hasattr(torch, "mps"))
+
+
 def capture_rng() -> tuple[dict[str, Tensor], dict]:
     """The global RNG states of this process (torch CPU + CUDA, numpy, python) as tensors + JSON."""
     tensors = {"torch": torch.get_rng_state().clone()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"cuda/{i}"] = s.clone()
+    if _mps_available():
+        tensors["mps"] = torch.mps.get_rng_state().clone()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     tensors["numpy"] = torch.from_numpy(np.asarray(keys, dtype=np.int64).copy())
     version, internal, gauss_next = random.getstate()
@@ -140,6 +147,8 @@ def restore_rng(tensors: dict[str, Tensor], meta: dict) -> None:
         states = [v.to(torch.uint8) for _, v in cuda]
         if len(states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(states)
+    if "mps" in tensors and _mps_available():
+        torch.mps.set_rng_state(tensors["mps"].to(torch.uint8))
     n = meta["numpy"]
     np.random.set_state((n["kind"], tensors["numpy"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
                          n["cached_gaussian"]))

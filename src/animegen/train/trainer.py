@@ -569,8 +569,10 @@ class Trainer:
 
     # ---- outputs --------------------------------------------------------------------------------
     def _rng_fork(self):
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        return torch.random.fork_rng(devices=devices)
+        """Side work (samples, evaluation) must not move the training RNG: fork it, restore it after."""
+        if self.device.type in ("cuda", "mps"):
+            return torch.random.fork_rng(devices=[self.device.index or 0], device_type=self.device.type)
+        return torch.random.fork_rng(devices=[])
 
     def _write_samples(self) -> None:
         if not self.is_main or self.tc.n_sample_grid <= 0 or self._last_sample_step == self.step:
