@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
@@ -94,15 +93,6 @@ def _is_tar(path: Path) -> bool:
         return False
 
 
-def _regular_or_link(path: str) -> bool:
-    """Regular files and symlinks (a broken link is reported as unreadable); never FIFOs or devices."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return True
-    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
-
-
 def _file_signature(path: Path) -> str:
     st = path.stat()
     return hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
@@ -117,38 +107,52 @@ def _empty(spec: str, ignored: int) -> DataError:
 
 
 def _folder_reader(spec: str, root: Path) -> Reader:
-    files: list[str] = []
+    """Image files under ``root`` (recursive, hidden entries skipped), sorted by relative path."""
+    files: list[tuple[str, str]] = []  # (relative posix path, absolute path)
+    sizes: dict[str, str] = {}
     problems: list[RawItem] = []
     ignored = 0
-    sig = hashlib.sha256(str(root.resolve()).encode())
-
-    def onerror(err: OSError) -> None:
-        rel = os.path.relpath(err.filename, root) if err.filename else str(root)
-        problems.append(RawItem(Path(rel).as_posix(), Rejected("unreadable", f"folder: {err.strerror or err}")))
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-        for fn in filenames:
-            if _hidden(fn):
-                continue
-            if _is_image_name(fn) and _regular_or_link(os.path.join(dirpath, fn)):
-                files.append(os.path.relpath(os.path.join(dirpath, fn), root))
-            else:
-                ignored += 1
-    files.sort(key=lambda p: Path(p).as_posix())
-    for rel in files:
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
         try:
-            st = os.stat(root / rel)
-            sig.update(f"{Path(rel).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        except OSError:
-            sig.update(f"{rel}\0?\n".encode())
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append(RawItem(prefix.rstrip("/") or ".", Rejected("unreadable", f"folder: {exc.strerror or exc}")))
+            continue
+        for e in entries:
+            if _hidden(e.name):
+                continue
+            rel = prefix + e.name
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, rel + "/"))
+                    continue
+                regular = e.is_file(follow_symlinks=False) or e.is_symlink()  # never FIFOs or devices
+            except OSError:
+                regular = False
+            if not (regular and _is_image_name(e.name)):
+                ignored += 1
+                continue
+            files.append((rel, e.path))
+            try:
+                st = e.stat()
+                sizes[rel] = f"{st.st_size}\0{st.st_mtime_ns}"
+            except OSError:  # a broken link: listed, and reported as unreadable when read
+                sizes[rel] = "?"
+    files.sort()
+    problems.sort(key=lambda r: r.name)
     if not files and not problems:
         raise _empty(spec, ignored)
+    sig = hashlib.sha256(str(root.resolve()).encode())
+    for rel, _ in files:
+        sig.update(f"{rel}\0{sizes[rel]}\n".encode())
 
     def items() -> Iterator[RawItem]:
         yield from problems
-        for rel in files:
-            yield RawItem(Path(rel).as_posix(), str(root / rel))
+        for rel, full in files:
+            yield RawItem(rel, full)
 
     return Reader("folder", spec, str(root.resolve()), len(files) + len(problems), items, sig.hexdigest(), ignored)
 
