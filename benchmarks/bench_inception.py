@@ -86,6 +86,35 @@ def time_fn(fn, imgs: np.ndarray, batch: int, repeats: int) -> dict:
             "load_avg_1min": loads}
 
 
+def blur(imgs: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(im).resize((32, 32), Image.Resampling.BILINEAR)
+                                .resize((64, 64), Image.Resampling.BILINEAR)) for im in imgs])
+
+
+def fid_check(n: int, threads: int) -> dict:
+    """FID/KID of real-vs-real and blurred-vs-real in fp32 and bf16 (how much bf16 moves the numbers)."""
+    from animegen.metrics.fid import fid_from_features
+    from animegen.metrics.kid import kid
+
+    imgs = images(2 * n)
+    a, b = imgs[:n], imgs[n:]
+    out: dict = {"n": n, "source": "anime-faces-64.tar" if len(imgs) == 2 * n else "noise"}
+    for prec in ("fp32", "bf16"):
+        ext = inc.InceptionFeatures(batch_size=32, threads=threads, precision=prec)
+        t0 = time.perf_counter()
+        fa, fb, fblur = (ext.extract(x, logits=False).pool for x in (a, b, blur(a)))
+        secs = time.perf_counter() - t0
+        out[prec] = {"fid_real_real": round(fid_from_features(fa, fb), 3),
+                     "fid_blur_real": round(fid_from_features(fblur, fb), 3),
+                     "kid_real_real": [round(v, 5) for v in kid(fa, fb, subsets=100, subset_size=min(n, 1000))],
+                     "kid_blur_real": [round(v, 5) for v in kid(fblur, fb, subsets=100, subset_size=min(n, 1000))],
+                     "img_per_s": round(3 * n / secs, 2), "load_avg_1min": load()}
+        print(prec, out[prec], flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=64, help="images per timed pass")
@@ -93,6 +122,9 @@ def main() -> None:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64])
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--variants", nargs="+", default=["torchscript", "eager", "fast", "fast-bf16"])
+    ap.add_argument("--fid-check", type=int, default=0, metavar="N",
+                    help="also compare FID/KID in fp32 and bf16 on real faces: N real vs N other real, and N blurred "
+                         "(64->32->64 bilinear) vs the same N real")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inception.json")
     args = ap.parse_args()
 
@@ -149,6 +181,8 @@ def main() -> None:
         if script is not None:
             acc["fast_vs_torchscript_max_abs"] = float((f32 - script(x)).abs().max())
     results["accuracy"] = acc
+    if args.fid_check:
+        results["fid_check"] = fid_check(args.fid_check, args.threads)
     best = max((v["img_per_s"], k) for k, v in results["runs"].items() if k.startswith("fast/"))
     results["best_fp32"] = {"run": best[1], "img_per_s": best[0]}
     print(json.dumps(acc), flush=True)

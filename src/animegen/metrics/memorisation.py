@@ -23,14 +23,11 @@ from animegen.metrics.common import check_features
 THRESHOLD = 1.0 / 3.0
 
 
-def _two_nearest(q: torch.Tensor, ref: torch.Tensor, exclude_self: bool, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """d₁, d₂ of each query row to the rows of ``ref`` (``exclude_self``: q is ref, skip the diagonal)."""
+def _two_nearest(q: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances d₁, d₂ of each query row to its two nearest rows of ``ref``."""
     d1, d2 = [], []
     for i in range(0, q.shape[0], chunk):
         d = torch.cdist(q[i : i + chunk], ref, compute_mode="use_mm_for_euclid_dist").double()  # [c, N]
-        if exclude_self:
-            rows = torch.arange(d.shape[0])
-            d[rows, rows + i] = float("inf")
         top = torch.topk(d, 2, dim=1, largest=False).values
         d1.append(top[:, 0])
         d2.append(top[:, 1])
@@ -46,11 +43,11 @@ def memorisation(fake: np.ndarray, train: np.ndarray, real_holdout: np.ndarray |
     """
     f = torch.as_tensor(check_features(fake, "memorisation (generated)", 1), dtype=torch.float32)
     t = torch.as_tensor(check_features(train, "memorisation (train)", 3), dtype=torch.float32)
-    d1, d2 = _two_nearest(f, t, exclude_self=False)
+    d1, d2 = _two_nearest(f, t)
     ratio = d1 / d2.clamp_min(1e-12)
     if real_holdout is not None and len(real_holdout) >= 1:
         h = torch.as_tensor(check_features(real_holdout, "memorisation (held-out)", 1), dtype=torch.float32)
-        b1, b2 = _two_nearest(h, t, exclude_self=False)
+        b1, b2 = _two_nearest(h, t)
         baseline = "held-out real images vs train"
     else:
         idx = np.random.default_rng(seed).permutation(len(t))[: max_baseline]
