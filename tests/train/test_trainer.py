@@ -85,6 +85,14 @@ def test_time_budget_stops_cleanly(tmp_path, toys):
     assert [m for m in read_metrics(run) if m.get("event") == "end"][0]["reason"] == "time"
 
 
+def test_cpu_time_budget_stops_cleanly(tmp_path, toys):
+    cfg = toy_config("toy-ae", steps=100_000)
+    cfg.train.max_cpu_minutes = 0.005  # 0.3 s of process CPU time
+    run = train(cfg, tmp_path, data=random_images())
+    assert 0 < read_header(run / "final.safetensors")["step"] < 100_000
+    assert [m for m in read_metrics(run) if m.get("event") == "end"][0]["reason"] == "time"
+
+
 def test_dry_run_and_bf16_channels_last(tmp_path, toys):
     cfg = toy_config("toy-ae", steps=500, precision="bf16", channels_last=True, batch_size=32)
     run = train(cfg, tmp_path, dry_run=True, data=random_images())

@@ -460,12 +460,13 @@ class Trainer:
         window = _Window()
         t_start = time.perf_counter()
         cpu_start = time.process_time()
+        cpu_budget = float(getattr(tc, "max_cpu_minutes", 0.0) or 0.0) * 60  # process CPU time, all threads
         start_step = self.step
         stop = "steps"
         while self.step < total:
             flags = [self._signal is not None,
                      (tc.max_minutes > 0 and time.perf_counter() - t_start >= tc.max_minutes * 60)
-                     or (tc.max_cpu_minutes > 0 and time.process_time() - cpu_start >= tc.max_cpu_minutes * 60)]
+                     or (cpu_budget > 0 and time.process_time() - cpu_start >= cpu_budget)]
             interrupted, out_of_time = D.any_flag(flags, self.dist, self.device)
             if interrupted:
                 self._interrupted()
