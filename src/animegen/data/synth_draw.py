@@ -136,7 +136,7 @@ def scale_rgb(c: Color, f: float) -> Color:
     return tuple(min(255, int(round(v * f))) for v in c[:3])
 
 
-SKIN_PALE, SKIN_TAN = (255, 240, 228), (222, 168, 130)
+SKIN_PALE, SKIN_TAN = (255, 241, 230), (228, 178, 142)
 LASH = (42, 26, 32)
 WHITE = (250, 250, 252)
 
@@ -373,8 +373,8 @@ _BACK_TOP = {k: np.stack([half * np.cos(_th), -0.45 + 1.32 * np.sin(_th)], 1) fo
 
 def _background(W: int, a: dict[str, Any]) -> Image.Image:
     pattern = BG_PATTERNS[int(a["bg_pattern"])]
-    h, L = float(a["bg_hue"]), 0.62 + 0.36 * float(a["bg_lightness"])
-    c0 = hls(h, L, 0.4)
+    h, L = float(a["bg_hue"]), 0.78 + 0.2 * float(a["bg_lightness"])
+    c0 = hls(h, L, 0.35)
     if pattern == "plain":
         return Image.new("RGB", (W, W), c0)
     if pattern == "gradient":
@@ -384,7 +384,7 @@ def _background(W: int, a: dict[str, Any]) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(np.broadcast_to(col, (W, W, 3))))
     img = Image.new("RGB", (W, W), c0)
     d = ImageDraw.Draw(img)
-    c1 = hls(h, L + 0.08 if L < 0.9 else L - 0.1, 0.4)
+    c1 = hls(h, L - 0.08, 0.4)
     if pattern == "stripes":
         step = W / 6
         for i in range(-6, 8):
@@ -558,6 +558,12 @@ def _fringe_shadow(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
         P.poly(c, pal.skin_shade, None, 0, "skin")
 
 
+# tufts breaking the round silhouette of the crown: two per side, pointing out and down
+_th = np.radians([198.0, 218.0, 342.0, 322.0])
+TUFT_ROOTS = np.stack([0.85 * CAP_RX * np.cos(_th), CAP_CY + 0.85 * CAP_RY * np.sin(_th)], 1)
+TUFT_TIPS = TUFT_ROOTS + np.array([[-0.55, 0.25], [-0.45, -0.02], [0.55, 0.25], [0.45, -0.02]])
+_TUFT_W = np.array([0.34, 0.3, 0.34, 0.3])
+_TUFT_BEND = np.array([0.1, 0.08, -0.1, -0.08])
 _LOCK_W = np.array([0.36, 0.34, 0.36, 0.34])
 _LOCK_BEND = np.array([-0.12, -0.08, 0.12, 0.08])
 
@@ -573,11 +579,13 @@ def _outlined_strands(P: Painter, X: Xform, roots, tips, widths, bends, taper: f
         P.poly(over[i], fill, None, 0, "hair")
 
 
-def _fringe(P: Painter, X: Xform, g: Fringe, pal: Palette) -> None:
-    """Side locks, the cap over the head, the bangs and the highlight band."""
+def _fringe(P: Painter, X: Xform, g: Fringe, pal: Palette, tuft_jit: np.ndarray) -> None:
+    """Side locks, tufts sticking out of the crown, the cap over the head, the bangs and the highlight band."""
     line = pal.hair_line
     sg = np.sign(g.lock_roots[:, 0])
     _outlined_strands(P, X, g.lock_roots, g.lock_tips, _LOCK_W, _LOCK_BEND, 1.3, pal.hair_shade, line)
+    _outlined_strands(P, X, TUFT_ROOTS, TUFT_TIPS + 0.08 * tuft_jit.reshape(4, 1), _TUFT_W, _TUFT_BEND, 1.0,
+                      pal.hair, line)
     inner = X(strands(g.lock_roots - sg[:, None] * (0.02, 0.0), g.lock_tips * (1, 0.85) + (0, -0.05), _LOCK_W * 0.55,
                       _LOCK_BEND * 0.8))
     for s_ in inner:
@@ -653,7 +661,7 @@ def draw_face(a: dict[str, Any], size: int, rng: np.random.Generator, ss: int | 
     """
     ss = ss or supersample_factor(size)
     W = size * ss
-    jit = rng.uniform(-1, 1, 47)
+    jit = rng.uniform(-1, 1, 51)
     pal = Palette.from_attrs(a)
     head, body = head_transform(a, W)
     P = Painter(_background(W, a), debug, lw=ss * size / 64)
@@ -671,12 +679,14 @@ def draw_face(a: dict[str, Any], size: int, rng: np.random.Generator, ss: int | 
     P.poly(head(FACE), pal.skin, pal.skin_line, 1.0, "skin")
     _fringe_shadow(P, head, fringe, pal)
     blush = float(a["blush"])
-    if blush > 0.05:
+    if blush > 0.05:  # pink over the skin, blended here: opaque fills are much cheaper than RGBA ones
+        pink = mix(pal.skin, (255, 110, 130), 150 / 255 * blush)
         for b in BLUSH:
-            P.poly(head(b), (255, 110, 130, int(150 * blush)))
+            P.poly(head(b), pink, None, 0, "skin")
         if blush > 0.6:
+            hatch = mix(pink, (230, 90, 110), 200 / 255 * blush)
             for h in HATCH:
-                P.poly(head(h), (230, 90, 110, int(200 * blush)))
+                P.poly(head(h), hatch, None, 0, "skin")
     k = eye_scale(a)
     for sgn in (-1, 1):  # wink: the eye on the image's right closes
         _eye(P, head, sgn, k, eye_state == "open" or (eye_state == "wink" and sgn == -1), pal)
@@ -684,7 +694,7 @@ def draw_face(a: dict[str, Any], size: int, rng: np.random.Generator, ss: int | 
     _mouth(P, head, MOUTHS[int(a["mouth"])], pal)
     if accessory == "glasses":
         _accessory(P, head, accessory, float(a["accessory_hue"]))
-    _fringe(P, head, fringe, pal)
+    _fringe(P, head, fringe, pal, jit[47:51])
     for sgn in (-1, 1):  # eyebrows, drawn over the bangs as anime does
         P.poly(head(BROW * (sgn, 1)), pal.hair_line, None, 0, "brow")
     if accessory in ("ribbon", "hairpin"):

@@ -28,7 +28,7 @@ import numpy as np
 from animegen.data import synth_draw as D
 from animegen.errors import DataError
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 """Bump whenever the pictures or the attribute sampling change (it is part of fingerprints and caches)."""
 
 SUPPORTED_SIZES = (32, 64, 128, 256)
