@@ -375,7 +375,7 @@ def test_open_or_prepare_caches_and_notices_changes(tmp_path, monkeypatch):
     src = tmp_path / "faces"
     make_good(src, 5)
     ds = open_source(str(src), size=32, quiet=True)
-    assert ds.images.shape == (5, 32, 32, 3)
+    assert ds.images.shape == (5, 32, 32, 3) and ds.name == "faces"
     entries = list(cache_dir().iterdir())
     assert len(entries) == 1 and (entries[0] / "manifest.json").is_file()
     from animegen.data import prepare as prep_mod

@@ -261,6 +261,8 @@ def process_items(items: Iterable[RawItem], opts: PrepareOptions, workers: int =
     """
     workers = workers or default_workers()
     chunk = chunk or chunk_size(opts)
+    if mp.current_process().daemon:  # e.g. inside a DataLoader worker: daemons may not have children
+        workers = 1
     if workers <= 1:
         proc = Processor(opts, thumbs)
         for it in items:

@@ -157,11 +157,14 @@ def _check_out(out: Path, source_location: str) -> None:
 
 
 def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOptions | None = None,
-            workers: int = 0, preview: str | os.PathLike | None = None, quiet: bool = False) -> PrepareReport:
+            workers: int = 0, preview: str | os.PathLike | None = None, quiet: bool = False,
+            name: str | None = None) -> PrepareReport:
     """Build the dataset folder ``out`` from ``source`` (see the module doc). Returns a report.
 
-    ``out=None`` with ``preview`` is a dry run: only the preview picture is written. Raises DataError
-    for a missing/empty source or when no image at all is kept.
+    ``out=None`` with ``preview`` is a dry run: only the preview picture is written. ``name`` (default:
+    the folder name of ``out``) is the dataset's name in its manifest. Raises DataError for a
+    missing/empty source or when no image at all is kept. Uses worker processes unless ``workers=1``:
+    scripts must call it under ``if __name__ == "__main__":``.
     """
     opts = opts or PrepareOptions()
     reader = source if isinstance(source, Reader) else open_reader(source)
@@ -204,7 +207,7 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         report.seconds = time.perf_counter() - t0
         if out_path is not None:
             manifest = {
-                "name": out_path.name,
+                "name": name or out_path.name,
                 "source": reader.describe(),
                 "options": opts.to_dict(),
                 "stats": {"inputs": col.inputs, "kept_inputs": col.kept_inputs, "kept": writer.count,
@@ -247,7 +250,7 @@ def open_or_prepare(spec: str, size: int = 64, quiet: bool = False, workers: int
             pass  # a damaged cache entry: rebuild it below
     if not quiet:
         info(f"preparing {spec} at {size} px into the cache {folder} (once; reused while the source is unchanged)")
-    prepare(reader, folder, opts, workers=workers, quiet=quiet)
+    prepare(reader, folder, opts, workers=workers, quiet=quiet, name=Path(reader.location).name or spec)
     ds = load_prepared(folder)
     ds.meta["source_spec"] = spec
     return ds
