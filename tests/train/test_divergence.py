@@ -17,8 +17,10 @@ def _all_finite(run):
                 assert torch.isfinite(t).all(), f"{f.name}:{k}"
 
 
-def test_nan_once_rolls_back_with_a_lower_lr_and_finishes(tmp_path, toys, capsys):
-    cfg = toy_config("toy-ae", steps=10, checkpoint_every=3, model={"nan_at": 5, "nan_below_lr": 0.0075})
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])  # fp16: the GradScaler path (CPU autocast + scaler)
+def test_nan_once_rolls_back_with_a_lower_lr_and_finishes(tmp_path, toys, capsys, precision):
+    cfg = toy_config("toy-ae", steps=10, checkpoint_every=3, precision=precision,
+                     model={"nan_at": 5, "nan_below_lr": 0.0075})
     run = train(cfg, tmp_path, data=random_images())
     assert "rolled back to step 3 with learning rates ×0.5" in capsys.readouterr().err
     events = [m for m in read_metrics(run) if m.get("event") == "rollback"]

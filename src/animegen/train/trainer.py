@@ -401,8 +401,11 @@ class Trainer:
             optimizer_from_flat(opt, section, m["optimizers"][name], where=f"optimizer '{name}': ")
         if self.ema.enabled:
             self.ema.load_tensors(st.section("ema"))
-        if self.ctx.scaler is not None and m.get("scaler"):
-            self.ctx.scaler.load_state_dict(m["scaler"])
+        if self.ctx.scaler is not None:
+            # a fresh scaler: a Divergence raised mid-update leaves per-optimizer "unscaled" flags behind
+            self.ctx.scaler = torch.amp.GradScaler(self.device.type)
+            if m.get("scaler"):
+                self.ctx.scaler.load_state_dict(m["scaler"])
         self.loader.load_state_dict(m["loader"])
         self.step = int(m["step"])
         self.rollbacks = int(m.get("rollbacks", 0))
