@@ -55,6 +55,9 @@ class TrainConfig:
     batch_size: int = 64
     max_minutes: float = 0.0
     """Wall-clock budget; 0 means no limit. Training stops cleanly (final checkpoint) when reached."""
+    max_cpu_minutes: float = 0.0
+    """Process CPU-time budget (all threads, ``time.process_time``); 0 means no limit. Unlike wall time it is
+    fair between runs that share a busy machine: two 1-thread runs side by side each get the same compute."""
     seed: int = 0
     device: str = "auto"
     """``auto`` picks CUDA, then MPS, then CPU."""

@@ -1,0 +1,130 @@
+"""FID at a fixed CPU budget: our recommended GAN recipe vs the plain pytorch/examples DCGAN loop.
+
+Both train on the same prepared faces with the same held-out split, side by side, one thread each, for the
+same process CPU time; then N samples of each are scored against the held-out real faces with the
+standard protocol (FID-InceptionV3 pool3, KID, precision/recall k = 3).
+
+    python benchmarks/fid_budget.py --faces ../shared/data/anime-faces-64.tar --cpu-minutes 30 --n 2000
+
+Writes benchmarks/results/fid_budget.json and docs/images/fid_budget_{ours,plain}.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sh(cmd: list[str], **kw) -> subprocess.Popen:
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.Popen(cmd, **kw)
+
+
+def prepare(faces: str, work: Path, holdout: float) -> Path:
+    ds = work / "faces64"
+    if not (ds / "manifest.json").exists():
+        p = sh([sys.executable, "-m", "animegen", "-q", "prepare", faces, "--size", "64", "--crop", "none",
+                "--val-fraction", str(holdout), "--seed", "0", "--out", str(ds)])
+        if p.wait() != 0:
+            sys.exit("prepare failed")
+    return ds
+
+
+def launch(ds: Path, work: Path, cpu_minutes: float, recipe: str) -> dict[str, subprocess.Popen]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    procs = {}
+    plain_log = open(work / "plain.log", "w")
+    procs["plain"] = sh([sys.executable, str(REPO / "benchmarks" / "plain_dcgan.py"), "--data", str(ds),
+                         "--cpu-minutes", str(cpu_minutes), "--threads", "1", "--out", str(work / "plain")],
+                        env=env, stdout=plain_log, stderr=subprocess.STDOUT)
+    ours_log = open(work / "ours.log", "w")
+    procs["ours"] = sh([sys.executable, "-m", "animegen", "-q", "train", "--config", recipe, "--data", str(ds),
+                        "--out", str(work / "runs"), "--name", "ours",
+                        "--set", "train.threads=1", "--set", f"train.max_cpu_minutes={cpu_minutes}",
+                        "--set", "train.max_minutes=0", "--set", "train.steps=10000000"],
+                       env=env, stdout=ours_log, stderr=subprocess.STDOUT)
+    return procs
+
+
+def latest_run(work: Path) -> Path:
+    runs = sorted((work / "runs").glob("ours-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    if not runs:
+        sys.exit("no run folder for ours")
+    return runs[-1]
+
+
+def evaluate(ds: Path, work: Path, n: int) -> dict:
+    import numpy as np
+
+    import animegen
+    from animegen.data.sources import open_source
+    from animegen.imaging import save_grid
+    from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
+
+    real = open_source(str(ds), size=64, channels=3)
+    opts = EvalOptions(n=n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
+    run = latest_run(work)
+    model = animegen.load(run / "final.safetensors")
+    fakes = {"ours": generate(model, n, seed=1234), "plain": np.load(work / "plain" / "samples.npy")[:n]}
+    out = {}
+    for name, fake in fakes.items():
+        save_grid(fake[:64], REPO / "docs" / "images" / f"fid_budget_{name}.png", nrow=8)
+        m = evaluate_images(fake, real, opts)
+        out[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_std")}
+        out[name]["protocol"] = m.get("protocol")
+    header = model.checkpoint_header
+    steps_ours = header["step"]
+    out["ours"]["run"] = {"steps": steps_ours, "config": json.loads((run / "config.json").read_text())}
+    out["plain"]["run"] = json.loads((work / "plain" / "summary.json").read_text())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--faces", required=True, help="folder/zip/tar of 64 px face crops")
+    ap.add_argument("--cpu-minutes", type=float, default=30.0)
+    ap.add_argument("--n", type=int, default=2000, help="generated samples per model")
+    ap.add_argument("--holdout", type=float, default=0.154, help="share of faces held out (never trained on)")
+    ap.add_argument("--recipe", default=str(REPO / "configs" / "gan-recommended.toml"))
+    ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "fid_budget"))
+    ap.add_argument("--eval-only", action="store_true", help="score the existing runs in --work")
+    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "fid_budget.json"))
+    args = ap.parse_args()
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    ds = prepare(args.faces, work, args.holdout)
+    t0 = time.time()
+    if not args.eval_only:
+        shutil.rmtree(work / "runs", ignore_errors=True)
+        procs = launch(ds, work, args.cpu_minutes, args.recipe)
+        codes = {k: p.wait() for k, p in procs.items()}
+        if any(codes.values()):
+            sys.exit(f"training failed: {codes} (see {work}/*.log)")
+    train_wall = time.time() - t0
+    scores = evaluate(ds, work, args.n)
+    result = {
+        "command": "python benchmarks/fid_budget.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        "budget": f"{args.cpu_minutes:g} process CPU-minutes each, 1 thread each, both runs side by side",
+        "train_wall_seconds": round(train_wall, 1),
+        "n_generated": args.n, "real": "held-out split of the prepared faces (never trained on)",
+        **scores,
+        "fid_ratio_plain_over_ours": scores["plain"]["fid"] / scores["ours"]["fid"],
+    }
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(json.dumps({k: (v["fid"] if isinstance(v, dict) and "fid" in v else v) for k, v in result.items()
+                      if k in ("ours", "plain", "fid_ratio_plain_over_ours")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
