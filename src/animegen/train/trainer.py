@@ -137,6 +137,9 @@ class _Window:
         self.n = 0
         self.data_s = 0.0
         self.step_s = 0.0
+        self.side_s = 0.0
+        """Time spent on samples/evaluation/checkpoints inside the window (not training throughput)."""
+        self.t_open = time.perf_counter()
 
     def add(self, scalars: dict[str, Tensor], data_s: float, step_s: float) -> None:
         for k, v in scalars.items():
@@ -493,7 +496,9 @@ class Trainer:
                 if _every(tc.log_every, self.step) or self.step == total:
                     self._log(window)
                     window = _Window()
+                t3 = time.perf_counter()
                 self._periodic()
+                window.side_s += time.perf_counter() - t3
             except Divergence as err:
                 self._rollback(err)
                 window = _Window()
@@ -516,7 +521,9 @@ class Trainer:
         if not self.is_main:
             return
         n_img = self.images_per_step * window.n
-        busy = max(window.step_s, 1e-9)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # kernels run asynchronously: time what has finished
+        busy = max(time.perf_counter() - window.t_open - window.side_s, 1e-9)  # wall time of the training steps
         self._img_per_s = n_img / busy
         scalars = {**means, "perf/img_per_s": self._img_per_s, "perf/data_share": window.data_s / busy,
                    "perf/step_ms": 1000 * busy / max(window.n, 1), "lr_scale": self.lr_scale,
