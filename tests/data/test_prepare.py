@@ -268,15 +268,18 @@ def test_zip_tar_and_folder_give_the_same_dataset(tmp_path):
 @pytest.mark.parametrize("mode,ext", [("w:gz", "tar.gz"), ("w", "tar")])
 def test_truncated_tar_keeps_what_was_read(tmp_path, mode, ext):
     src = tmp_path / "src"
-    make_good(src, 30)
+    make_good(src, 120)
     with tarfile.open(tmp_path / f"full.{ext}", mode) as tf:
         for p in sorted(src.iterdir()):
             tf.add(p, p.name)
     data = (tmp_path / f"full.{ext}").read_bytes()
     (tmp_path / f"cut.{ext}").write_bytes(data[: len(data) * 2 // 3])
     rep = prepare(str(tmp_path / f"cut.{ext}"), tmp_path / "ds", opts(), workers=1, quiet=True)
-    assert 5 < rep.count < 30
+    assert 40 < rep.count < 120
     assert rep.dropped == {"truncated": 1}
+    # through the worker pool too (the reject travels to a worker and back)
+    rep2 = prepare(str(tmp_path / f"cut.{ext}"), tmp_path / "ds2", opts(), workers=2, quiet=True)
+    assert rep2.dropped == {"truncated": 1} and rep2.fingerprint == rep.fingerprint
 
 
 def test_hf_local_imagefolder_offline(tmp_path, monkeypatch):

@@ -41,6 +41,9 @@ class Rejected(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # picklable with both fields (it travels to worker processes inside RawItems)
+        return (Rejected, (self.reason, self.detail))
+
 
 @contextlib.contextmanager
 def pixel_limit(max_pixels: int) -> Iterator[None]:
