@@ -44,3 +44,17 @@ def test_run_dirs_and_metrics(tmp_path):
         fh.write('{"step": 3, "lo')  # a torn line from a crash
     recs = read_metrics(a)
     assert [r["step"] for r in recs] == [1, 2] and recs[0]["bad"] == "nan"
+
+
+def test_written_files_get_umask_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "a").write_text("y")
+        assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+    finally:
+        os.umask(mask)

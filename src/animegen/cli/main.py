@@ -51,25 +51,30 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _is_click_error(exc: BaseException) -> bool:
+    """click's (or typer's vendored click's) usage errors: they know how to show themselves."""
+    return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
+
+
 def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("ANIMEGEN_DEBUG", "") not in ("", "0")
     try:
         rv = app(args=argv, prog_name="animegen", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (click.exceptions.Exit, typer.Exit) as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         _fail("interrupted", 130)
     except AnimegenError as exc:
         if debug:
             raise
         _fail(str(exc))
-    except Exception as exc:  # an unexpected bug: still one line unless debugging
+    except Exception as exc:  # usage errors, or an unexpected bug: still one line unless debugging
+        if _is_click_error(exc):
+            exc.show()
+            sys.exit(exc.exit_code)
         if debug:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)")
+    if rv == 130:  # typer turned Ctrl-C into a return code
+        _fail("interrupted", 130)
     sys.exit(rv if isinstance(rv, int) else 0)
