@@ -162,21 +162,26 @@ def render_face(attrs: dict[str, float | int], size: int = 64, seed: int = 0, in
     return (img, info) if debug else img
 
 
+def png_name(i: int) -> str:
+    return f"{i:06d}.png"
+
+
 def _render_range(args: tuple) -> tuple[int, Any, dict[str, np.ndarray]]:
-    """Worker: render images ``start .. stop-1`` → (start, uint8 [k, H, W, 3] or a list of PNG bytes, labels)."""
-    seed, start, stop, size, correlate, png = args
-    imgs = None if png else np.empty((stop - start, size, size, 3), dtype=np.uint8)
-    pngs: list[bytes] = []
+    """Worker: render images ``start .. stop-1`` → (start, uint8 [k, H, W, 3], labels); with ``folder``,
+    write them there as PNG files instead and return how many."""
+    seed, start, stop, size, correlate, folder = args
+    imgs = np.empty((stop - start, size, size, 3), dtype=np.uint8) if folder is None else None
     rows = []
     for j, i in enumerate(range(start, stop)):
         a = _sample_one(seed, i, correlate)
         im = render_face(a, size, seed, i)
-        if png:
-            pngs.append(_png_bytes(im))
+        if imgs is None:  # inside write_dataset's temporary folder, which is renamed only when complete
+            with open(os.path.join(folder, png_name(i)), "wb") as fh:
+                fh.write(_png_bytes(im))
         else:
             imgs[j] = im
         rows.append(a)
-    return start, (pngs if png else imgs), _columns(rows)
+    return start, (stop - start if imgs is None else imgs), _columns(rows)
 
 
 def _check_size(size: int) -> int:
@@ -194,11 +199,11 @@ def default_workers() -> int:
 
 
 def iter_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate: bool = False,
-               workers: int | None = None, chunk: int | None = None, png: bool = False
+               workers: int | None = None, chunk: int | None = None, folder: str | os.PathLike | None = None
                ) -> Iterator[tuple[int, Any, dict[str, np.ndarray]]]:
     """Yield ``(first_index, images, labels)`` chunks in index order, rendered by ``workers`` processes
     (default: all usable cores; 1 = in this process). ``images`` is uint8 ``[k, H, W, 3]``, or with
-    ``png=True`` a list of PNG file contents (encoded in the workers)."""
+    with ``folder`` the number of images the workers wrote there as ``png_name(i)`` files."""
     size = _check_size(size)
     if n < 1:
         raise DataError(f"need at least one image (got n={n})")
@@ -207,7 +212,8 @@ def iter_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate:
         workers = 1
     workers = min(workers, max(1, n // 32))  # a pool is not worth it for a handful of images
     chunk = chunk or int(np.clip(n // (workers * 8), 16, 256))
-    jobs = [(int(seed), s, min(s + chunk, start + n), size, bool(correlate), png)
+    folder = None if folder is None else str(folder)
+    jobs = [(int(seed), s, min(s + chunk, start + n), size, bool(correlate), folder)
             for s in range(start, start + n, chunk)]
     if workers == 1:
         for job in jobs:
@@ -381,7 +387,7 @@ def _png_bytes(img: np.ndarray) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", optimize=False, compress_level=6)
+    Image.fromarray(img).save(buf, format="PNG", compress_level=3)  # as small as 6 here, and faster
     return buf.getvalue()
 
 
@@ -397,17 +403,15 @@ def write_dataset(out: str | os.PathLike, n: int, size: int = 64, seed: int = 0,
     with atomic_dir(out) as tmp:
         bar = _progress(total=n, desc=f"synth {size}px", unit="img") if progress else None
         try:
-            for first, pngs, labels in iter_faces(n, size, seed, 0, correlate, workers, png=True):
-                for j, data in enumerate(pngs):
-                    (tmp / f"{first + j:06d}.png").write_bytes(data)
+            for _, count, labels in iter_faces(n, size, seed, 0, correlate, workers, folder=tmp):
                 parts.append(labels)
                 if bar is not None:
-                    bar.update(len(pngs))
+                    bar.update(count)
         finally:
             if bar is not None:
                 bar.close()
         labels = {k: np.concatenate([p[k] for p in parts]) for k in ATTRIBUTE_NAMES}
-        files = [f"{i:06d}.png" for i in range(n)]
+        files = [png_name(i) for i in range(n)]
         atomic_write_text(tmp / "labels.csv", labels_csv(labels, 0, files))
         atomic_write_json(tmp / "manifest.json", manifest(n, size, seed, correlate))
         _default_permissions(tmp, ["labels.csv", "manifest.json"])
