@@ -11,10 +11,11 @@ from animegen.cli.app import app
 EXAMPLES = """[bold]Examples[/bold]
 
   animegen sample runs/dcgan-1/final.safetensors --n 64 --out grid.png
-  animegen sample runs/dcgan-1 --n 16 --seed 3 --truncation 1.5 --nrow 4 --out grid.png
-  animegen sample runs/vae-2/best.safetensors --n 100 --separate --out samples/   [dim]# one PNG per image[/dim]
+  animegen sample runs/dcgan-1 --n 16 --seed 3 --truncation 1.5 --nrow 4
+  animegen sample runs/vae-2/best.safetensors --n 100 --separate --out faces/
 
-A run folder stands for its final.safetensors (else best, else last). The same --seed gives the same images."""
+A run folder stands for its final.safetensors (else best, else last).
+The same --seed gives the same images; --separate writes one PNG per image."""
 
 PREFERRED = ("final.safetensors", "best.safetensors", "last.safetensors")
 

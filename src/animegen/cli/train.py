@@ -12,16 +12,15 @@ from animegen.cli.app import app
 EXAMPLES = """[bold]Examples[/bold]
 
   animegen train --model vae --data synth:20000 --set train.max_minutes=10
-  animegen train --config configs/gan-recommended.toml --data faces/ --out runs --name gan
-  animegen train --model dcgan --data mnist:../shared/data/mnist --set data.channels=1 --set data.size=28
-  animegen train --model ae --data synth:256 --dry-run            [dim]# 2-step smoke test[/dim]
-  animegen train --resume runs/vae-3                              [dim]# continue exactly where it stopped[/dim]
-  animegen train --resume runs/vae-3 --set train.steps=20000      [dim]# ...and train longer[/dim]
-  torchrun --nproc_per_node 2 -m animegen train --model dcgan --data faces/   [dim]# data parallel[/dim]
+  animegen train --config configs/gan-recommended.toml --data faces/
+  animegen train --model ae --data synth:256 --dry-run
+  animegen train --resume runs/vae-3 --set train.steps=20000
+  torchrun --nproc_per_node 2 -m animegen train --model dcgan --data faces/
 
-The run folder ([bold]<out>/<name>-<n>/[/bold]) gets config.json, metrics.jsonl (+ TensorBoard in tb/),
-samples/, recon/, step-*.safetensors, last/best/final.safetensors and train_state.safetensors.
-Ctrl-C saves a resumable checkpoint. Settings: see configs/*.toml and `--set section.key=value`."""
+--dry-run is a 2-step smoke test of the whole pipeline. --resume continues a
+run folder exactly where it stopped (Ctrl-C saves a resumable checkpoint).
+The run folder <out>/<name>-<n>/ gets config.json, metrics.jsonl (+ tb/),
+samples/, recon/, step-*, last, best, final and train_state .safetensors."""
 
 
 @app.command("train", epilog=EXAMPLES)
