@@ -6,9 +6,10 @@ tilt rotates the head's shapes about the chin before rasterising, which equals r
 head layer, minus the resampling blur). The canvas is ``ss``× the output size; one box-filter
 ``reduce(ss)`` at the end antialiases it.
 
-Layers, back to front: background, back hair (+ tails), neck and clothes, face, shadow of the fringe,
-blush, eyes (white, iris with darker top, pupil, highlights, lashes), nose, mouth, glasses, side locks,
-fringe (darker shade, base, highlight band), brows, ribbon / hairpin.
+Layers, back to front: background, back hair (+ twin tails), neck and clothes, side ponytail, face,
+shadows of the fringe and side locks, blush, eyes (white, iris with darker top, pupil, highlights,
+lashes), nose, mouth, glasses, side locks, crown tufts, cap, fringe (outlined darker clumps, lighter
+pass, highlight band), brows, ribbon / hairpin.
 
 ``draw_face(..., debug=True)`` also returns per-part visibility masks (``hair``, ``skin``, ``iris``, ...)
 and landmarks, so tests can check that pixels agree with the labels.
