@@ -11,7 +11,14 @@ from typing import Iterator
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read from /proc where possible (setting it to read it races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0)  # pragma: no cover - not Linux
     os.umask(mask)
     return mask
 

@@ -42,8 +42,8 @@ def _root(
     """
     from animegen.progress import set_quiet
 
-    if quiet:
-        set_quiet(True)
+    # every invocation sets it: in-process callers (tests, notebooks) must not inherit an earlier -q
+    set_quiet(quiet or os.environ.get("ANIMEGEN_QUIET", "") not in ("", "0"))
 
 
 def _fail(msg: str, code: int = 1) -> None:

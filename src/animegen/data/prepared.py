@@ -93,20 +93,7 @@ class DatasetWriter:
         m.update({k: v for k, v in manifest.items() if k not in m})
         write_manifest(self.folder / MANIFEST, m)
         write_rejects(self.folder / REJECTS, rejects)
-        _share_like_umask(self.folder)
         return fingerprint
-
-
-def _share_like_umask(folder: Path) -> None:
-    """Temp dirs/files are created private (0700/0600); give the finished dataset the usual modes."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(folder, 0o777 & ~mask)
-        for p in folder.iterdir():
-            os.chmod(p, 0o666 & ~mask)
-    except OSError:  # pragma: no cover - e.g. a file system without modes
-        pass
 
 
 def write_rejects(path: Path, rejects: Iterable[tuple[str, str, str]]) -> None:

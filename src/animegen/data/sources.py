@@ -49,8 +49,6 @@ class ImageSet:
 
 
 def _convert(ds: ImageSet, size: int | None, channels: int | None) -> ImageSet:
-    from animegen.imaging import resize_array
-
     imgs = ds.images
     if channels is not None and imgs.shape[3] != channels:
         if channels == 1:  # ITU-R 601-2 luma, like PIL's "L"
@@ -61,6 +59,8 @@ def _convert(ds: ImageSet, size: int | None, channels: int | None) -> ImageSet:
         else:
             raise DataError(f"cannot convert {imgs.shape[3]}-channel images to {channels} channels")
     if size is not None and imgs.shape[1] != size:
+        from animegen.imaging import resize_array  # imports torch: only when resizing
+
         imgs = resize_array(imgs, size)
     if imgs is ds.images:
         return ds

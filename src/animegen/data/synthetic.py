@@ -414,25 +414,7 @@ def write_dataset(out: str | os.PathLike, n: int, size: int = 64, seed: int = 0,
         files = [png_name(i) for i in range(n)]
         atomic_write_text(tmp / "labels.csv", labels_csv(labels, 0, files))
         atomic_write_json(tmp / "manifest.json", manifest(n, size, seed, correlate))
-        _default_permissions(tmp, ["labels.csv", "manifest.json"])
     return out
-
-
-def _default_permissions(folder: Path, files: Sequence[str]) -> None:
-    """mkdtemp/mkstemp create 0700/0600; give the finished dataset the usual umask permissions."""
-    umask = 0o022
-    try:  # read, not set: os.umask() would race with other threads
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                umask = int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    try:
-        os.chmod(folder, 0o777 & ~umask)
-        for name in files:
-            os.chmod(folder / name, 0o666 & ~umask)
-    except OSError:  # pragma: no cover - e.g. a filesystem without permissions
-        pass
 
 
 def grid(n: int = 64, size: int = 64, seed: int = 0, correlate: bool = False, nrow: int | None = None,
