@@ -35,7 +35,10 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``[N, H, W, C]`` → float ``[N, C, H, W]`` in [-1, 1]."""
     if images.ndim == 3:
         images = images[None]
-    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()  # [N, C, H, W]
+    arr = np.ascontiguousarray(images)
+    if not arr.flags.writeable:  # memory-mapped datasets are read-only; torch wants writable memory
+        arr = arr.copy()
+    t = torch.from_numpy(arr).permute(0, 3, 1, 2).float()  # [N, C, H, W]
     return t / 127.5 - 1.0
 
 
