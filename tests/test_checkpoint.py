@@ -134,3 +134,24 @@ def test_atomic_save_keeps_old_file_on_crash(tmp_path, monkeypatch):
         save_model(p, m)
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
+
+
+def test_fields_added_later_load_with_their_legacy_value(tmp_path, monkeypatch):
+    """An old checkpoint lacks a new config field: it must rebuild the old architecture, not today's preset."""
+    m = _model()
+    path = save_model(tmp_path / "old.safetensors", m)
+    header = read_header(path)
+
+    @dataclass
+    class NewConfig(TinyConfig):
+        extra_layer: int = 3  # a newer default that would change the architecture
+
+    class Newer(Tiny):
+        config_cls = NewConfig
+        legacy_config = {"extra_layer": 0}
+
+    monkeypatch.setitem(MODELS, "tiny", Newer)
+    save_tensors(path, m.state_dict(), header)  # the stored config has no 'extra_layer'
+    assert load_model(path).config.extra_layer == 0
+    save_tensors(path, m.state_dict(), {**header, "model_config": {**header["model_config"], "extra_layer": 5}})
+    assert load_model(path).config.extra_layer == 5  # a stored value always wins

@@ -127,7 +127,10 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
         raise CheckpointError(f"{path}: unknown model family {family!r} (this animegen knows: {', '.join(sorted(MODELS))})")
     cls = MODELS[family]
     try:
-        config = from_dict(cls.config_cls, header.get("model_config") or {}, "model")
+        stored = dict(header.get("model_config") or {})
+        for key, value in cls.legacy_config.items():  # fields newer than this checkpoint: the old behaviour
+            stored.setdefault(key, value)
+        config = from_dict(cls.config_cls, stored, "model")
         data = header["data"]
         spec = DataSpec(channels=int(data["channels"]), size=int(data["size"]))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:

@@ -75,6 +75,10 @@ class GenerativeModel(nn.Module):
     """The family's config dataclass."""
     ema_module: ClassVar[str | None] = None
     """Attribute name of the submodule whose weights get an EMA for sampling (``"generator"``, ``"decoder"``)."""
+    legacy_config: ClassVar[dict[str, Any]] = {}
+    """Config fields added after checkpoints already existed, with the value that rebuilds the older
+    architecture. A checkpoint whose stored config lacks such a field loads with this value, never with
+    a newer preset's default (which could add layers the stored weights do not have)."""
     has_encoder: ClassVar[bool] = False
     is_adversarial: ClassVar[bool] = False
 
