@@ -67,6 +67,27 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.float().pow(2).mean(dim=1, keepdim=True) + 1e-8).to(x.dtype)
 
 
+class MinibatchStd(nn.Module):
+    """Append the mean standard deviation of the features over groups of ``group_size`` samples as one
+    extra channel (Karras et al. 2018, ProGAN §3): D can see a lack of variety, which fights mode collapse.
+    ``[B, C, H, W]`` → ``[B, C + 1, H, W]``. The group is the largest divisor of B not above ``group_size``."""
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = int(group_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        g = max(d for d in range(1, min(self.group_size, b) + 1) if b % d == 0)
+        y = x.float().reshape(g, b // g, c, h, w)  # [G, M, C, H, W]: sample i is in group i mod M
+        y = (y - y.mean(dim=0)).pow(2).mean(dim=0).add(1e-8).sqrt()  # [M, C, H, W] std over each group
+        y = y.mean(dim=(1, 2, 3)).reshape(b // g, 1, 1, 1).repeat(g, 1, h, w)  # [B, 1, H, W]
+        return torch.cat([x, y.to(x.dtype)], dim=1)  # [B, C+1, H, W]
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
 def norm2d(kind: str, channels: int) -> nn.Module:
     """A 2-d normalisation layer by name (``none`` → identity)."""
     if kind == "batch":

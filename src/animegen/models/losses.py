@@ -92,10 +92,10 @@ def gradient_penalty(critic, real: Tensor, fake: Tensor, generator: torch.Genera
     b = real.shape[0]
     eps = torch.rand(b, 1, 1, 1, generator=generator, device="cpu").to(real.device)  # [B, 1, 1, 1]
     x_hat = (eps * real.detach().float() + (1.0 - eps) * fake.detach().float()).requires_grad_(True)  # [B, C, H, W]
-    with torch.autocast(device_type=real.device.type, enabled=False):
+    with torch.autocast(device_type=real.device.type, enabled=False):  # forward AND double backward in fp32
         scores = critic(x_hat).float()  # [B]
-    (grads,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # [B, C, H, W]
-    return (grads.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+        (grads,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # [B, C, H, W]
+        return (grads.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
 
 
 def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
