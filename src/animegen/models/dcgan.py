@@ -196,6 +196,7 @@ class DCGAN(GenerativeModel):
     config_cls = DCGANConfig
     ema_module = "generator"
     is_adversarial = True
+    legacy_config = {"d_mbstd_group": 1}  # checkpoints older than the field had no minibatch-stddev layer
     legacy_config = {"d_mbstd_group": 1}  # added in 0.1.0-dev; earlier checkpoints had no minibatch-stddev layer
 
     def __init__(self, config: DCGANConfig, spec: DataSpec):
@@ -218,25 +219,6 @@ class DCGAN(GenerativeModel):
     @property
     def batches_per_step(self) -> int:
         return 1
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Strict load; checkpoints of the ``fast`` preset written before ``d_mbstd_group`` existed (no
-        minibatch-stddev layer, and no such key in their config) are loaded by rebuilding D without it."""
-        try:
-            return super().load_state_dict(state_dict, strict=strict, assign=assign)
-        except RuntimeError:
-            if self.config.d_mbstd_group <= 1:
-                raise
-            c, live = self.config, self.discriminator
-            sn = c.d_norm == "spectral"
-            self.discriminator = Discriminator(c.arch, self.spec, c.d_width, "none" if sn else c.d_norm, sn, mbstd_group=1)
-            try:
-                result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-            except RuntimeError:
-                self.discriminator = live
-                raise
-            self.config = dataclasses.replace(c, d_mbstd_group=1)
-            return result
 
     def decode(self, z: Tensor) -> Tensor:
         return self.generator(z).float()  # [B, C, H, W] in [-1, 1] (tanh)
