@@ -71,7 +71,8 @@ def evaluate(
     detect: bool = typer.Option(True, "--detect/--no-detect", help="Face-detection pass rate (needs animegen[detect])."),
     cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
     memorisation: bool = typer.Option(True, "--memorisation/--no-memorisation"),
-    cache: bool = typer.Option(True, "--cache/--no-cache", help="Use/refresh the cached real reference features."),
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Read/write the cached real reference features "
+                               "(--no-cache: recompute them, touch no cache)."),
 ) -> None:
     """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint."""
     from animegen.data.sources import open_source
@@ -83,6 +84,10 @@ def evaluate(
 
     if n < 2:
         raise AnimegenError(f"--n must be at least 2 (got {n})")
+    if real_split not in ("all", "train", "val"):
+        raise AnimegenError(f"--real-split must be all, train or val (got {real_split!r})")
+    if precision not in ("fp32", "bf16"):
+        raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)

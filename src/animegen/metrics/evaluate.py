@@ -188,7 +188,9 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
 
     # face detection pass rate (generated vs real)
     report["detection"] = None
-    if opts.detect:
+    if opts.detect and fake.shape[-1] == 1:
+        unavailable["detection"] = "grayscale images (e.g. MNIST): no face detection"
+    elif opts.detect:
         det, why = load_detector(opts.detect_backend, opts.cascade, image_size=int(fake.shape[1]))
         if det is None:
             unavailable["detection"] = why
