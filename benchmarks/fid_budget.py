@@ -73,13 +73,20 @@ def evaluate(ds: Path, work: Path, n: int) -> dict:
     opts = EvalOptions(n=n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
     run = latest_run(work)
     model = animegen.load(run / "final.safetensors")
-    fakes = {"ours": generate(model, n, seed=1234), "plain": np.load(work / "plain" / "samples.npy")[:n]}
+    fakes = {"ours": (run, lambda: generate(model, n, seed=1234)),
+             "plain": (work / "plain", lambda: np.load(work / "plain" / "samples.npy")[:n])}
     out = {}
-    for name, fake in fakes.items():
+    for name, (folder, make) in fakes.items():
+        cached = folder / f"fid_budget_metrics_n{n}.json"  # scores of this model's samples, reused on re-runs
+        if cached.exists():
+            out[name] = json.loads(cached.read_text())
+            continue
+        fake = make()
         save_grid(fake[:64], REPO / "docs" / "images" / f"fid_budget_{name}.png", nrow=8)
         m = evaluate_images(fake, real, opts)
         out[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_std")}
         out[name]["protocol"] = m.get("protocol")
+        cached.write_text(json.dumps(out[name], indent=2, default=str))
     header = model.checkpoint_header
     steps_ours = header["step"]
     out["ours"]["run"] = {"steps": steps_ours, "config": json.loads((run / "config.json").read_text())}
