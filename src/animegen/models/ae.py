@@ -85,14 +85,6 @@ class EncoderDecoderModel(GenerativeModel):
         raise NotImplementedError
 
     @property
-    def latent_dim(self) -> int:
-        return int(self.config.latent_dim)
-
-    @property
-    def batches_per_step(self) -> int:
-        return 1
-
-    @property
     def num_pixels(self) -> int:
         c, h, w = self.spec.shape
         return c * h * w

@@ -90,7 +90,13 @@ class GenerativeModel(nn.Module):
     # ---- latent space ---------------------------------------------------------------------------
     @property
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        """Size of z; every family's config has a ``latent_dim``."""
+        return int(self.config.latent_dim)
+
+    @property
+    def batches_per_step(self) -> int:
+        """Batches of ``train.batch_size`` images one ``train_step`` consumes (WGAN: the critic iterations)."""
+        return 1
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
         """Draw ``n`` latents from the prior N(0, I): ``[n, latent_dim]``.

@@ -212,14 +212,6 @@ class DCGAN(GenerativeModel):
                                            mbstd_group=config.d_mbstd_group)
         init_dcgan(self)
 
-    @property
-    def latent_dim(self) -> int:
-        return int(self.config.latent_dim)
-
-    @property
-    def batches_per_step(self) -> int:
-        return 1
-
     def decode(self, z: Tensor) -> Tensor:
         return self.generator(z).float()  # [B, C, H, W] in [-1, 1] (tanh)
 

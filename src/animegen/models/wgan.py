@@ -92,10 +92,6 @@ class WGAN(GenerativeModel):
         init_dcgan(self)
 
     @property
-    def latent_dim(self) -> int:
-        return int(self.config.latent_dim)
-
-    @property
     def batches_per_step(self) -> int:
         return int(self.config.n_critic)
 
