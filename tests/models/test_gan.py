@@ -174,10 +174,13 @@ def test_presets_resolve_and_explicit_values_win():
     assert ex.config.loss == "ns" and ex.config.betas == (0.5, 0.999)
     off = DCGAN(DCGANConfig(diffaug="none"), DataSpec(3, 64))
     assert off.config.diffaug == "" and off.augment(torch.zeros(1)) is not None
-    sn = [m for m in fast.discriminator.modules() if nn.utils.parametrize.is_parametrized(m)]
-    assert len(sn) == 5 and not any(isinstance(m, nn.BatchNorm2d) for m in fast.discriminator.modules())
-    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in fast.generator.modules())
-    assert not any(isinstance(m, nn.ConvTranspose2d) for m in fast.generator.modules())
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in fast.generator.modules())  # nearest + conv 3×3
+    assert sum(isinstance(m, nn.Upsample) for m in fast.generator.modules()) == 4
+    sn = DCGAN(DCGANConfig(d_norm="spectral", loss="hinge"), DataSpec(3, 64)).discriminator
+    assert len([m for m in sn.modules() if nn.utils.parametrize.is_parametrized(m)]) == 5
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in sn.modules())
+    pixel = DCGAN(DCGANConfig(g_norm="pixel"), DataSpec(3, 64)).generator
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in pixel.modules())
     with pytest.raises(ConfigError, match="betas"):
         DCGAN(DCGANConfig(betas=(0.5,)), DataSpec(3, 64))
 
@@ -193,7 +196,7 @@ def test_minibatch_stddev_layer():
     same = x[:1].expand(8, -1, -1, -1)
     assert float(layer(same)[:, 5].max()) < 1e-3  # identical samples: no variety, ~0
     assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # group 3 divides 6
-    d = DCGAN(DCGANConfig(arch="fast"), DataSpec(3, 64)).discriminator
+    d = DCGAN(DCGANConfig(arch="fast", d_mbstd_group=4), DataSpec(3, 64)).discriminator
     assert any(isinstance(m, MinibatchStd) for m in d.modules())
     d = DCGAN(DCGANConfig(arch="examples"), DataSpec(3, 64)).discriminator
     assert not any(isinstance(m, MinibatchStd) for m in d.modules())

@@ -13,21 +13,27 @@
 ``examples`` — the pytorch/examples DCGAN: G = ConvT(z, 8·ngf, k4 s1 p0) from 1×1 then ConvT k4 s2 p1
 doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weights N(0, 0.02); ngf = ndf = 64.
 
-``fast`` — the recommended recipe for a small CPU budget (see :data:`PRESETS` and ``configs/gan-recommended.toml``)::
+``fast`` — the recommended recipe for a small CPU budget (``configs/gan-recommended.toml``)::
 
-    G  z [B, 128] → Linear → [B, 256, 4, 4] → PixelNorm → ReLU
-       → (nearest ×2 → conv 3×3 → PixelNorm → ReLU) → [B, 128, 8, 8] → [B, 64, 16, 16] → [B, 32, 32, 32]
+    G  z [B, 128] → Linear → [B, 256, 4, 4] → BN → ReLU
+       → (nearest ×2 → conv 3×3 → BN → ReLU) → [B, 128, 8, 8] → [B, 64, 16, 16] → [B, 32, 32, 32]
        → nearest ×2 → conv 3×3 → Tanh → [B, 3, 64, 64]
-    D  x → SN-conv k4 s2 p1 → LReLU → [B, 32, 32, 32] → [B, 64, 16, 16] → [B, 128, 8, 8] → [B, 256, 4, 4]
-       → SN-conv k4 → [B] logits; no BatchNorm
+    D  x → conv k4 s2 p1 → LReLU → [B, 32, 32, 32] → (conv k4 s2 p1 → BN → LReLU) → [B, 64, 16, 16]
+       → [B, 128, 8, 8] → [B, 256, 4, 4] → conv k4 → [B] logits
 
-  Why each choice: ~3× fewer FLOPs per step than ``examples`` (50 vs 146 GFLOP per batch of 64), so about
-  twice the steps per CPU-minute; nearest-neighbour upsampling + conv instead of transposed convs (no
-  checkerboard / colour noise, Odena et al. 2016); PixelNorm instead of BatchNorm in G (Karras et al. 2018),
-  so the trainer's EMA copy of G samples exactly like G (BatchNorm running statistics do not match
-  EMA-averaged weights: washed-out, colour-shifted EMA samples); spectral norm in D instead of BatchNorm
-  (Miyato et al. 2018) with the hinge loss (Lim & Ye 2017); DiffAugment colour/translation/cutout on real
-  and fake (Zhao et al. 2020) against D over-fitting a few thousand faces; Adam 2e-4, β (0.5, 0.99).
+  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``; what changes is the generator:
+  nearest-neighbour ×2 + conv 3×3 instead of transposed convolutions (the "faces drowned in colour noise"
+  of the plain loop are transposed-conv checkerboards, Odena et al. 2016) and half the width (32), so a
+  step costs 50 instead of 146 GFLOP per batch of 64 and about 2.5× more steps fit in a CPU budget.
+  Measured on the real faces (1 thread, FID vs 1,999 held-out faces, N = 1,000): after 1,000 steps this
+  recipe is at FID 264 with diverse, recognisable faces, while ``examples`` at width 32 was still colour
+  noise at step 500 (this recipe had faces by step 250). What did NOT help at this budget: a spectrally
+  normalised D with hinge loss + DiffAugment colour/translation/cutout and a PixelNorm G (mode collapse by
+  step 1,000; FID 367 after 30 CPU-minutes vs 311 for the plain loop); the same with a BatchNorm G and a
+  minibatch-stddev layer (partial collapse); PixelNorm G with the BatchNorm D (collapses towards one hair
+  style); and an EMA of G: BatchNorm running statistics belong to the live weights, so EMA samples are
+  washed out (FID 300 at decay 0.995, 328 at 0.999, vs 264 without) — the recipe sets ``train.ema_decay = 0``.
+  The other knobs stay available: ``loss="hinge"``, ``d_norm="spectral"``, ``d_mbstd_group``, ``diffaug``, ``r1_gamma``.
 
 Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
 low-resolution end (channel multipliers 1-2-4-8-8, capped at 8×, so G starts at [B, 8·fd, 4, 4] and has one
@@ -64,9 +70,10 @@ PRESETS: dict[str, dict] = {
     # pytorch/examples dcgan/main.py defaults
     "examples": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
                      d_mbstd_group=1, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
-    # recommended for a CPU budget: lighter nets (more steps per minute), SN-D without BN, hinge, DiffAugment
-    "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="hinge", g_norm="pixel", d_norm="spectral",
-                 d_mbstd_group=4, diffaug="color,translation,cutout", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
+    # recommended for a CPU budget (measured, see the module docstring): the DCGAN objective and BatchNorm
+    # D, with a generator that upsamples by nearest neighbour + conv 3×3 at half the width
+    "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="ns", g_norm="batch", d_norm="batch",
+                 d_mbstd_group=1, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
 }
 
 
