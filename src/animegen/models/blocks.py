@@ -4,7 +4,6 @@ Nothing here knows about a model family; each family file composes these into it
 """
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
@@ -178,7 +177,3 @@ def init_dcgan(module: nn.Module) -> None:
 
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def log2_int(x: int) -> int:
-    return int(round(math.log2(x)))

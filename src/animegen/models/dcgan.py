@@ -203,7 +203,6 @@ class DCGAN(GenerativeModel):
     config_cls = DCGANConfig
     ema_module = "generator"
     is_adversarial = True
-    legacy_config = {"d_mbstd_group": 1}  # checkpoints older than the field had no minibatch-stddev layer
     legacy_config = {"d_mbstd_group": 1}  # added in 0.1.0-dev; earlier checkpoints had no minibatch-stddev layer
 
     def __init__(self, config: DCGANConfig, spec: DataSpec):
