@@ -137,10 +137,15 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
         raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model ({exc})") from None
     model = cls(config, spec)
     tensors = read_tensors(path, map_location)
+    optional = [k for k in cls.optional_state if k not in tensors]  # state newer than this checkpoint
     try:
-        model.load_state_dict(tensors, strict=True)
+        result = model.load_state_dict(tensors, strict=not optional)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not match the {family} architecture ({_short(exc)})") from None
+    if optional and (result.unexpected_keys or set(result.missing_keys) - set(optional)):
+        missing = sorted(set(result.missing_keys) - set(optional))
+        raise CheckpointError(f"{path}: weights do not match the {family} architecture (missing {missing[:5]}, "
+                              f"unexpected {sorted(result.unexpected_keys)[:5]})")
     model.to(map_location).eval()
     model.checkpoint_header = header
     return model

@@ -119,6 +119,14 @@ def test_every_family_trains_end_to_end(family, tmp_path, capsys):
     assert (run / "train_state.safetensors").exists()
     code, out, err = run_cli(["sample", str(run), "--n", "4", "--out", str(tmp_path / "g.png")], capsys)
     assert code == 0 and (tmp_path / "g.png").exists(), err
+    # every export of an encoder model carries the Gaussian fitted to its training codes
+    assert (model.fitted_prior() is not None) == bool(model.has_encoder)
+    code, out, err = run_cli(["sample", str(run), "--n", "4", "--prior", "fitted", "--out", str(tmp_path / "f.png")],
+                             capsys)
+    if model.has_encoder:
+        assert code == 0 and (tmp_path / "f.png").exists(), err
+    else:
+        assert code == 1 and "no fitted prior" in err and "Traceback" not in err
 
 
 @pytest.mark.slow

@@ -67,6 +67,8 @@ def evaluate(
     kid_subset_size: int = typer.Option(1000, "--kid-subset-size"),
     k: int = typer.Option(3, "--k", help="k of the k-NN precision/recall."),
     truncation: Optional[float] = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
+    prior: str = typer.Option("auto", "--prior", help="Latent distribution: standard N(0, I), fitted (the Gaussian of "
+                              "the training codes, AE/VAE) or auto (fitted for the AE)."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16 (faster; not comparable)."),
     detect: bool = typer.Option(True, "--detect/--no-detect", help="Face-detection pass rate (needs animegen[detect])."),
     cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
@@ -86,6 +88,8 @@ def evaluate(
         raise AnimegenError(f"--n must be at least 2 (got {n})")
     if real_split not in ("all", "train", "val"):
         raise AnimegenError(f"--real-split must be all, train or val (got {real_split!r})")
+    if prior not in ("auto", "standard", "fitted"):
+        raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
@@ -98,7 +102,7 @@ def evaluate(
     real = open_source(source, size=model.spec.size, channels=model.spec.channels)
     opts = EvalOptions(n=n, n_real=n_real or None, real_split=real_split, seed=seed, batch_size=batch_size,
                        val_fraction=float(run_data.get("val_fraction", 0.05)), split_seed=int(run_data.get("seed", 0)),
-                       kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation,
+                       kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation, prior=prior,
                        detect=detect, cascade=str(cascade) if cascade else None, memorisation=memorisation, use_cache=cache,
                        inception=str(inception) if inception else None, precision=precision)
     report = evaluate_model(model, real, opts, extractor=extractor)

@@ -13,9 +13,12 @@ EXAMPLES = """[bold]Examples[/bold]
   animegen sample runs/dcgan-1/final.safetensors --n 64 --out grid.png
   animegen sample runs/dcgan-1 --n 16 --seed 3 --truncation 1.5 --nrow 4
   animegen sample runs/vae-2/best.safetensors --n 100 --separate --out faces/
+  animegen sample runs/vae-2 --prior fitted --out vae_fitted.png
 
 A run folder stands for its final.safetensors (else best, else last).
-The same --seed gives the same images; --separate writes one PNG per image."""
+The same --seed gives the same images; --separate writes one PNG per image.
+--prior fitted decodes samples of a Gaussian fitted to the training codes (Ghosh et al. 2020): an AE
+has no prior of its own, and a VAE with a small observation std keeps its codes wider than N(0, I)."""
 
 PREFERRED = ("final.safetensors", "best.safetensors", "last.safetensors")
 
@@ -41,6 +44,8 @@ def sample_command(
                                        help="Grid PNG (default samples.png), or a folder with --separate (default samples/)."),
     truncation: Optional[float] = typer.Option(None, "--truncation", "-t", min=0.0,
                                                help="Resample latent entries above this magnitude (GAN truncation trick)."),
+    prior: str = typer.Option("auto", "--prior", help="Latent distribution: 'standard' N(0, I); 'fitted' the Gaussian "
+                              "fitted to the training codes (AE/VAE); 'auto' fitted for the AE, standard otherwise."),
     separate: bool = typer.Option(False, "--separate", help="Write one PNG per image into the --out folder."),
     nrow: Optional[int] = typer.Option(None, "--nrow", min=1, help="Images per grid row (default: square)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
@@ -54,6 +59,8 @@ def sample_command(
     from animegen.progress import progress
     from animegen.train.device import resolve_device
 
+    if prior not in ("auto", "standard", "fitted"):
+        raise typer.BadParameter(f"{prior!r}; choose auto, standard or fitted", param_hint="--prior")
     path = resolve_checkpoint(checkpoint)
     dev = resolve_device(device)
     model = load_model(path, map_location=str(dev))
@@ -61,7 +68,8 @@ def sample_command(
     chunks = []
     with torch.no_grad():
         for i in progress(range(0, n, batch_size), desc="sampling", unit="batch"):
-            chunks.append(model.sample(min(batch_size, n - i), generator=gen, truncation=truncation).float().cpu())
+            chunks.append(model.sample(min(batch_size, n - i), generator=gen, truncation=truncation,
+                                       prior=prior).float().cpu())
     images = torch.cat(chunks)  # [n, C, H, W] in [-1, 1]
     if separate:
         folder = out or Path("samples")

@@ -44,6 +44,8 @@ class EvalOptions:
     """Inception batch."""
     sample_batch: int = 250
     truncation: float | None = None
+    prior: str = "auto"
+    """Latent distribution to sample: standard, fitted or auto (see GenerativeModel.sample_latent)."""
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     pr_k: int = 3
@@ -62,7 +64,8 @@ class EvalOptions:
     precision: str = "fp32"
 
 
-def generate(model, n: int, seed: int = 0, batch: int = 250, truncation: float | None = None) -> np.ndarray:
+def generate(model, n: int, seed: int = 0, batch: int = 250, truncation: float | None = None,
+             prior: str = "auto") -> np.ndarray:
     """``n`` samples as uint8 ``[n, H, W, C]`` from ``model.sample`` with a seeded CPU generator."""
     from animegen.imaging import to_uint8
 
@@ -71,7 +74,7 @@ def generate(model, n: int, seed: int = 0, batch: int = 250, truncation: float |
     with progress(total=n, desc="sampling", unit="img") as bar:
         for i in range(0, n, batch):
             b = min(batch, n - i)
-            x = model.sample(b, generator=g, truncation=truncation)  # [b, C, H, W] in [-1, 1]
+            x = model.sample(b, generator=g, truncation=truncation, prior=prior)  # [b, C, H, W] in [-1, 1]
             if not torch.isfinite(x).all():
                 raise MetricError(f"the model produced NaN/inf pixels (batch at sample {i}); the checkpoint is diverged")
             out.append(to_uint8(x))
@@ -221,6 +224,7 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
         "is_splits": opts.is_splits,
         "seed": opts.seed,
         "truncation": opts.truncation,
+        "prior": opts.prior,
         "memorisation": "d1/d2 < 1/3 in pool3 space (see animegen.metrics.memorisation)",
         "seconds": {
             "sampling": round(fake_seconds, 2),
@@ -246,7 +250,8 @@ def evaluate_model(model, real_ds, opts: EvalOptions | None = None, extractor=No
         raise MetricError(f"--n must be at least 2 (got {opts.n})")
     t0 = time.perf_counter()
     info(f"sampling {opts.n} images …")
-    fake = generate(model, opts.n, seed=opts.seed, batch=opts.sample_batch, truncation=opts.truncation)
+    fake = generate(model, opts.n, seed=opts.seed, batch=opts.sample_batch, truncation=opts.truncation,
+                    prior=opts.prior)
     report = evaluate_images(fake, real_ds, opts, extractor=extractor, model=model,
                              fake_seconds=time.perf_counter() - t0)
     header = getattr(model, "checkpoint_header", None) or {}

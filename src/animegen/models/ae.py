@@ -7,8 +7,10 @@ Usage::
     opt = model.make_optimizers()            # {"ae": AdamW}
     codes = model.encode(x)                   # [B, 256]
 
-Its latent space is not shaped like N(0, I), so ``sample()`` (which draws from N(0, I)) shows the
-"holes" between training codes that motivate the VAE (seed article 000: AE code std ≈ 53 vs 0.2).
+Its latent space is not shaped like N(0, I), so ``sample(prior="standard")`` (z ~ N(0, I)) shows the
+"holes" between training codes that motivate the VAE (seed article 000: AE code std ≈ 53 vs 0.2). Models
+trained by animegen also carry a Gaussian fitted to their training codes (:mod:`animegen.latent.prior`,
+refitted at every export), which ``sample()`` uses by default for the AE and with ``prior="fitted"`` for the VAE.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from animegen.latent.prior import GaussianFit, encode_all, fit_gaussian
 from animegen.models import losses
 from animegen.models.base import DataSpec, GenerativeModel, StepContext
 from animegen.models.convnet import build_decoder, build_encoder
@@ -76,6 +79,35 @@ class EncoderDecoderModel(GenerativeModel):
             raise ValueError(f"latent_dim must be >= 1, got {config.latent_dim}")
         self.encoder = build_encoder(config, spec, self._encoder_outputs())
         self.decoder = build_decoder(config, spec)
+        # the Gaussian fitted to the training codes (prepare_export); count 0 = not fitted yet
+        z = config.latent_dim
+        self.register_buffer("prior_mean", torch.zeros(z))  # [z]
+        self.register_buffer("prior_scale_tril", torch.eye(z))  # [z, z]
+        self.register_buffer("prior_count", torch.zeros((), dtype=torch.long))
+
+    optional_state = ("prior_mean", "prior_scale_tril", "prior_count")  # absent from checkpoints before 0.1.0
+
+    def fitted_prior(self) -> GaussianFit | None:
+        if int(self.prior_count) < 2:
+            return None
+        return GaussianFit(self.prior_mean, self.prior_scale_tril, int(self.prior_count))
+
+    @torch.no_grad()
+    def fit_prior(self, batches) -> GaussianFit:
+        """Fit (and store) the Gaussian of the codes ``encode(x)`` of ``batches`` (images ``[B, C, H, W]``)."""
+        was_training = self.training
+        self.eval()
+        try:
+            fit = fit_gaussian(encode_all(self.encode, batches))
+        finally:
+            self.train(was_training)
+        self.prior_mean.copy_(fit.mean)
+        self.prior_scale_tril.copy_(fit.scale_tril)
+        self.prior_count.fill_(fit.count)
+        return fit
+
+    def prepare_export(self, batches, averaged: bool) -> None:
+        self.fit_prior(batches())
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dim
@@ -103,6 +135,7 @@ class EncoderDecoderModel(GenerativeModel):
 class AE(EncoderDecoderModel):
     family = "ae"
     config_cls = AEConfig
+    prefers_fitted_prior = True  # no prior of its own: N(0, I) falls into the holes between codes
 
     @property
     def outputs_logits(self) -> bool:

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, ContextManager, Protocol
+from typing import Any, Callable, ClassVar, ContextManager, Iterable, Protocol
 
 import torch
 from torch import Tensor, nn
+
+from animegen.errors import CheckpointError
+from animegen.latent.prior import GaussianFit
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,13 @@ class GenerativeModel(nn.Module):
     """Config fields added after checkpoints already existed, with the value that rebuilds the older
     architecture. A checkpoint whose stored config lacks such a field loads with this value, never with
     a newer preset's default (which could add layers the stored weights do not have)."""
+    optional_state: ClassVar[tuple[str, ...]] = ()
+    """``state_dict`` keys added after checkpoints already existed (e.g. a fitted prior); a checkpoint
+    without them loads, keeping the freshly built values."""
     has_encoder: ClassVar[bool] = False
     is_adversarial: ClassVar[bool] = False
+    prefers_fitted_prior: ClassVar[bool] = False
+    """``prior="auto"`` samples the fitted Gaussian (a model without a prior of its own: the AE)."""
 
     def __init__(self, config: Any, spec: DataSpec):
         super().__init__()
@@ -98,34 +106,63 @@ class GenerativeModel(nn.Module):
         """Batches of ``train.batch_size`` images one ``train_step`` consumes (WGAN: the critic iterations)."""
         return 1
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
-        """Draw ``n`` latents from the prior N(0, I): ``[n, latent_dim]``.
+    def fitted_prior(self) -> GaussianFit | None:
+        """The Gaussian fitted to the training codes (:mod:`animegen.latent.prior`), if this model has one."""
+        return None
 
-        ``truncation`` (GANs): resample entries whose magnitude exceeds it (the truncation trick).
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
+                      prior: str = "standard") -> Tensor:
+        """Draw ``n`` latents ``[n, latent_dim]`` from the prior N(0, I), or from the fitted Gaussian with
+        ``prior="fitted"`` (``"auto"``: the fitted one where the family has no prior of its own, i.e. the AE).
+
+        ``truncation``: resample standard-normal entries whose magnitude exceeds it (the truncation trick).
         """
+        fit = self._resolve_prior(prior)
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device="cpu").to(device)
+        z = torch.randn(n, self.latent_dim, generator=generator, device="cpu")
         if truncation is not None and truncation > 0:
             while True:
                 bad = z.abs() > truncation
                 if not bad.any():
                     break
-                z[bad] = torch.randn(int(bad.sum()), generator=generator, device="cpu").to(device)
-        return z
+                z[bad] = torch.randn(int(bad.sum()), generator=generator, device="cpu")
+        if fit is not None:
+            z = fit.sample(z)  # [n, latent_dim]: μ + L ε
+        return z.to(device)
+
+    def _resolve_prior(self, prior: str) -> GaussianFit | None:
+        if prior == "standard":
+            return None
+        if prior not in ("fitted", "auto"):
+            raise ValueError(f"prior must be 'standard', 'fitted' or 'auto', got {prior!r}")
+        fit = self.fitted_prior()
+        if prior == "auto":
+            return fit if self.prefers_fitted_prior else None
+        if fit is None:
+            raise CheckpointError(f"this {self.family} model has no fitted prior (AE/VAE checkpoints exported by "
+                                  "`animegen train` carry one; older ones can call model.fit_prior(batches)); "
+                                  "use prior 'standard'")
+        return fit
 
     def decode(self, z: Tensor) -> Tensor:
         """Latents ``[B, latent_dim]`` → images ``[B, C, H, W]`` in ``[-1, 1]``."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
-        """``n`` new images ``[n, C, H, W]`` in ``[-1, 1]`` from the prior."""
+    def sample(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
+               prior: str = "auto") -> Tensor:
+        """``n`` new images ``[n, C, H, W]`` in ``[-1, 1]`` (``prior``: see :meth:`sample_latent`)."""
         was_training = self.training
         self.eval()
         try:
-            return self.decode(self.sample_latent(n, generator, truncation)).clamp(-1, 1)
+            return self.decode(self.sample_latent(n, generator, truncation, prior)).clamp(-1, 1)
         finally:
             self.train(was_training)
+
+    def prepare_export(self, batches: Callable[[], Iterable[Tensor]], averaged: bool) -> None:
+        """Called by the trainer just before it writes an exported checkpoint, with the exported weights in
+        place (``averaged``: they are an EMA, not the trained weights). ``batches()`` yields unflipped
+        training images ``[B, C, H, W]``. Families may fit what sampling needs (the AE/VAE fitted prior)."""
 
     def encode(self, x: Tensor) -> Tensor:
         """Images ``[B, C, H, W]`` → latent codes ``[B, latent_dim]`` (the posterior mean for a VAE)."""

@@ -75,6 +75,7 @@ RECON_IMAGES = 8
 DIVERSITY_IMAGES = 64
 VAL_MAX_IMAGES = 512
 SNAPSHOT_EVERY_MAX = 100
+EXPORT_FIT_IMAGES = 4096  # training images handed to model.prepare_export (the AE/VAE fitted prior)
 
 
 class TrainingDiverged(AnimegenError):
@@ -646,8 +647,12 @@ class Trainer:
                  "ema_decay": self.tc.ema_decay if self.ema.enabled else 0.0, "precision": self.precision,
                  "data_source": self.cfg.data.source, "data_fingerprint": self.data.fingerprint,
                  "val": self.last_val, "best": self.best}
-        return outputs.export_checkpoint(self.run_dir / name, self.model, self.ema.export_state_dict(self.model),
-                                         self.step, self.loader.state.epoch, extra)
+        model = self.model
+        idx = self.train_idx[:EXPORT_FIT_IMAGES]
+        with self._rng_fork(), self.ema.swapped(model):  # the exported weights, in place for prepare_export
+            model.prepare_export(lambda: fixed_batches(self.loader, idx, self.tc.batch_size), self.ema.enabled)
+            return outputs.export_checkpoint(self.run_dir / name, model, model.state_dict(), self.step,
+                                             self.loader.state.epoch, extra)
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self.model.state_dict().values() if t.is_floating_point())
