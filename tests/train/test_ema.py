@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from animegen.train.ema import EMA
+from train_toys import random_images, state_of, toy_config, toys  # noqa: F401
+
+from animegen.train.ema import EMA, recalibrate_batchnorm
 
 
 class Net(nn.Module):
@@ -81,3 +83,40 @@ def test_tensors_roundtrip():
     b = EMA(Net(), "generator", decay=0.9)
     b.load_tensors(a.tensors())
     assert all(torch.equal(a.tensors()[k], v) for k, v in b.tensors().items())
+
+
+def test_recalibrate_batchnorm_is_the_plain_average_of_batch_statistics():
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).eval()
+    g[1].running_mean.fill_(7.0)  # statistics of other weights
+    xs = [torch.randn(16, 3) * (i + 1) for i in range(4)]
+    it = iter(xs)
+    recalibrate_batchnorm(g, lambda: g(next(it)), batches=4)
+    with torch.no_grad():
+        h = [g[0](x) for x in xs]
+    torch.testing.assert_close(g[1].running_mean, torch.stack([x.mean(0) for x in h]).mean(0))
+    torch.testing.assert_close(g[1].running_var, torch.stack([x.var(0) for x in h]).mean(0))
+    assert not g.training and not g[1].training and g[1].momentum == 0.1  # modes and momentum restored
+
+
+def test_trainer_exports_ema_weights_with_statistics_of_their_own(tmp_path, toys):
+    """An EMA of a BatchNorm generator is exported with running statistics re-estimated for the averaged
+    weights (not the live ones), from EMA_BN_BATCHES batches of the trainer's seeded prior samples."""
+    from animegen.checkpoint import load_model
+    from animegen.train import train
+    from animegen.train.trainer import EMA_BN_BATCHES
+
+    cfg = toy_config("toy-gan", steps=6, model={"bn": True}, ema_decay=0.5)
+    run = train(cfg, tmp_path, data=random_images())
+    exported = load_model(run / "final.safetensors")
+    live = state_of(run / "train_state.safetensors")
+    bn = [k for k in exported.state_dict() if k.endswith("running_mean")]
+    assert bn
+    expected = load_model(run / "final.safetensors")
+    z = expected.sample_latent(EMA_BN_BATCHES * cfg.train.batch_size, generator=torch.Generator().manual_seed(cfg.train.seed + 1))
+    chunks = iter(z.split(cfg.train.batch_size))
+    recalibrate_batchnorm(expected.generator, lambda: expected.decode(next(chunks)), EMA_BN_BATCHES)
+    for k in bn:
+        torch.testing.assert_close(exported.state_dict()[k], expected.state_dict()[k])
+        live_key = next(n for n in live if n.endswith(k))
+        assert not torch.equal(exported.state_dict()[k], live[live_key])

@@ -5,11 +5,16 @@ copied before that); buffers (BatchNorm running statistics) are copied, not aver
 checkpoints and the trainer's sample grids use these weights: :meth:`EMA.export_state_dict` is the
 model's ``state_dict`` with the EMA tensors substituted for that submodule, and :meth:`EMA.swapped`
 puts them into the live model for the duration of a ``with`` block (restored bit-exactly afterwards).
+
+BatchNorm running statistics belong to the weights that produced them: with averaged weights they no longer
+fit, and samples come out washed out (measured on the anime faces: pixel std 42–48 against 72 for real faces).
+:func:`recalibrate_batchnorm` re-estimates them for the averaged weights (the trainer does it, with the EMA
+swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SWA, §3.2) for averaged weights.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -84,6 +89,10 @@ class EMA:
             with torch.no_grad():
                 torch._foreach_copy_(live, backup)
 
+    def has_batchnorm(self, model: nn.Module) -> bool:
+        return self.enabled and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                    for m in getattr(model, self.module_name).modules())
+
     # ---- serialisation (animegen.train.state) ---------------------------------------------------
     def tensors(self) -> dict[str, Tensor]:
         out = {f"p.{n}": t for n, t in self.params.items()}
@@ -96,3 +105,26 @@ class EMA:
             t.copy_(tensors[f"p.{n}"])
         for n, t in self.buffers.items():
             t.copy_(tensors[f"b.{n}"])
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batches: int = 16) -> None:
+    """Reset the BatchNorm running statistics of ``module`` and re-estimate them as the plain average over
+    ``batches`` calls of ``forward()`` in training mode (which must run ``module``); eval/train mode restored."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    modes = {m: m.training for m in module.modules()}
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    module.train()
+    try:
+        for _ in range(batches):
+            forward()
+    finally:
+        for m, mom in zip(norms, momenta):
+            m.momentum = mom
+        for m, was in modes.items():
+            m.training = was

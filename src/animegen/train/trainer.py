@@ -64,7 +64,7 @@ from animegen.train import outputs
 from animegen.train.context import Divergence, TrainContext
 from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
-from animegen.train.ema import EMA
+from animegen.train.ema import EMA, recalibrate_batchnorm
 from animegen.train.health import collapse_warning, diversity
 from animegen.train.state import (TrainState, capture_rng, load_state, optimizer_from_flat, optimizer_to_flat,
                                   restore_rng, save_state)
@@ -75,6 +75,7 @@ RECON_IMAGES = 8
 DIVERSITY_IMAGES = 64
 VAL_MAX_IMAGES = 512
 SNAPSHOT_EVERY_MAX = 100
+EMA_BN_BATCHES = 16  # batches of prior samples that re-estimate BatchNorm statistics for EMA weights
 EXPORT_FIT_IMAGES = 4096  # training images handed to model.prepare_export (the AE/VAE fitted prior)
 
 
@@ -592,6 +593,7 @@ class Trainer:
         self._last_sample_step = self.step
         name = outputs.step_name(self.step, "png")
         with self._rng_fork(), self.ema.swapped(self.model):
+            self._refresh_ema_batchnorm()
             imgs = outputs.generate(self.model, self.fixed_z[: self.tc.n_sample_grid])  # [n, C, H, W]
             outputs.save_sample_grid(imgs, self.run_dir / "samples" / name)
             if self.model.has_encoder and len(self.recon_idx):
@@ -650,9 +652,21 @@ class Trainer:
         model = self.model
         idx = self.train_idx[:EXPORT_FIT_IMAGES]
         with self._rng_fork(), self.ema.swapped(model):  # the exported weights, in place for prepare_export
+            self._refresh_ema_batchnorm()
             model.prepare_export(lambda: fixed_batches(self.loader, idx, self.tc.batch_size), self.ema.enabled)
             return outputs.export_checkpoint(self.run_dir / name, model, model.state_dict(), self.step,
                                              self.loader.state.epoch, extra)
+
+    def _refresh_ema_batchnorm(self) -> None:
+        """With the EMA swapped in: BatchNorm statistics for the averaged weights (see animegen.train.ema)."""
+        if not self.ema.has_batchnorm(self.model):
+            return
+        z = self.model.sample_latent(EMA_BN_BATCHES * self.tc.batch_size,
+                                     generator=torch.Generator().manual_seed(self.tc.seed + 1))
+        chunks = iter(z.split(self.tc.batch_size))
+        with self.ctx.autocast():
+            recalibrate_batchnorm(getattr(self.model, self.model.ema_module), lambda: self.model.decode(next(chunks)),
+                                  EMA_BN_BATCHES)
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self.model.state_dict().values() if t.is_floating_point())
