@@ -5,6 +5,7 @@ same process CPU time; then N samples of each are scored against the held-out re
 standard protocol (FID-InceptionV3 pool3, KID, precision/recall k = 3).
 
     python benchmarks/fid_budget.py --faces ../shared/data/anime-faces-64.tar --cpu-minutes 30 --n 2000
+    python benchmarks/fid_budget.py ... --keep-plain --set model.loss=hinge   # a variant of our recipe only
 
 Writes benchmarks/results/fid_budget.json and docs/images/fid_budget_{ours,plain}.png.
 """
@@ -38,20 +39,26 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
     return ds
 
 
-def launch(ds: Path, work: Path, cpu_minutes: float, recipe: str) -> dict[str, subprocess.Popen]:
+def launch(ds: Path, work: Path, cpu_minutes: float, recipe: str, sets: list[str], plain: bool) -> dict[str, subprocess.Popen]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs = {}
-    plain_log = open(work / "plain.log", "w")
-    procs["plain"] = sh([sys.executable, str(REPO / "benchmarks" / "plain_dcgan.py"), "--data", str(ds),
-                         "--cpu-minutes", str(cpu_minutes), "--threads", "1", "--out", str(work / "plain")],
-                        env=env, stdout=plain_log, stderr=subprocess.STDOUT)
+    if plain:
+        procs["plain"] = launch_plain(ds, work, cpu_minutes, env)
     ours_log = open(work / "ours.log", "w")
+    extra = [a for s in sets for a in ("--set", s)]
     procs["ours"] = sh([sys.executable, "-m", "animegen", "-q", "train", "--config", recipe, "--data", str(ds),
                         "--out", str(work / "runs"), "--name", "ours",
                         "--set", "train.threads=1", "--set", f"train.max_cpu_minutes={cpu_minutes}",
-                        "--set", "train.max_minutes=0", "--set", "train.steps=10000000"],
+                        "--set", "train.max_minutes=0", "--set", "train.steps=10000000", *extra],
                        env=env, stdout=ours_log, stderr=subprocess.STDOUT)
     return procs
+
+
+def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict) -> subprocess.Popen:
+    plain_log = open(work / "plain.log", "w")
+    return sh([sys.executable, str(REPO / "benchmarks" / "plain_dcgan.py"), "--data", str(ds),
+               "--cpu-minutes", str(cpu_minutes), "--threads", "1", "--out", str(work / "plain")],
+              env=env, stdout=plain_log, stderr=subprocess.STDOUT)
 
 
 def latest_run(work: Path) -> Path:
@@ -61,7 +68,7 @@ def latest_run(work: Path) -> Path:
     return runs[-1]
 
 
-def evaluate(ds: Path, work: Path, n: int) -> dict:
+def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None) -> dict:
     import numpy as np
 
     import animegen
@@ -73,11 +80,12 @@ def evaluate(ds: Path, work: Path, n: int) -> dict:
     opts = EvalOptions(n=n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
     run = latest_run(work)
     model = animegen.load(run / "final.safetensors")
-    fakes = {"ours": (run, lambda: generate(model, n, seed=1234)),
+    fakes = {"ours": (run, lambda: generate(model, n, seed=1234, truncation=truncation)),
              "plain": (work / "plain", lambda: np.load(work / "plain" / "samples.npy")[:n])}
     out = {}
     for name, (folder, make) in fakes.items():
-        cached = folder / f"fid_budget_metrics_n{n}.json"  # scores of this model's samples, reused on re-runs
+        tag = f"_t{truncation:g}" if name == "ours" and truncation else ""
+        cached = folder / f"fid_budget_metrics_n{n}{tag}.json"  # scores of this model's samples, reused on re-runs
         if cached.exists():
             out[name] = json.loads(cached.read_text())
             continue
@@ -103,6 +111,11 @@ def main() -> None:
     ap.add_argument("--recipe", default=str(REPO / "configs" / "gan-recommended.toml"))
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "fid_budget"))
     ap.add_argument("--eval-only", action="store_true", help="score the existing runs in --work")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting of our recipe (repeatable), e.g. --set model.loss=hinge")
+    ap.add_argument("--keep-plain", action="store_true",
+                    help="reuse the plain loop already trained in --work (same budget) instead of training it again")
+    ap.add_argument("--truncation", type=float, default=None, help="sample ours with the truncation trick")
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "fid_budget.json"))
     args = ap.parse_args()
 
@@ -112,18 +125,26 @@ def main() -> None:
     t0 = time.time()
     if not args.eval_only:
         shutil.rmtree(work / "runs", ignore_errors=True)
-        procs = launch(ds, work, args.cpu_minutes, args.recipe)
+        plain_done = (work / "plain" / "summary.json").exists()
+        if args.keep_plain and not plain_done:
+            sys.exit(f"--keep-plain: no finished plain run in {work / 'plain'}")
+        if args.keep_plain and abs(json.loads((work / "plain" / "summary.json").read_text())["cpu_seconds"]
+                                   - 60 * args.cpu_minutes) > 60:
+            sys.exit("--keep-plain: the plain run in --work had another --cpu-minutes budget")
+        procs = launch(ds, work, args.cpu_minutes, args.recipe, args.set, plain=not args.keep_plain)
         codes = {k: p.wait() for k, p in procs.items()}
         if any(codes.values()):
             sys.exit(f"training failed: {codes} (see {work}/*.log)")
     train_wall = time.time() - t0
-    scores = evaluate(ds, work, args.n)
+    scores = evaluate(ds, work, args.n, args.truncation)
     result = {
         "command": "python benchmarks/fid_budget.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "budget": f"{args.cpu_minutes:g} process CPU-minutes each, 1 thread each, both runs side by side",
         "train_wall_seconds": round(train_wall, 1),
         "n_generated": args.n, "real": "held-out split of the prepared faces (never trained on)",
+        "recipe": str(Path(args.recipe).relative_to(REPO)) if Path(args.recipe).is_relative_to(REPO) else args.recipe,
+        "overrides": args.set, "truncation": args.truncation,
         **scores,
         "fid_ratio_plain_over_ours": scores["plain"]["fid"] / scores["ours"]["fid"],
     }

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 from PIL import Image
 from train_toys import random_images, state_of, toy_config, toys  # noqa: F401  (toys is a fixture)
