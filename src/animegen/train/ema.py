@@ -2,12 +2,12 @@
 
 ``ema ← decay · ema + (1 − decay) · w`` after every step from ``train.ema_start`` on (the weights are
 copied before that); buffers (BatchNorm running statistics) are copied, not averaged. Exported
-checkpoints and the trainer's sample grids use these weights: :meth:`EMA.export_state_dict` is the
-model's ``state_dict`` with the EMA tensors substituted for that submodule, and :meth:`EMA.swapped`
-puts them into the live model for the duration of a ``with`` block (restored bit-exactly afterwards).
+checkpoints and the trainer's sample grids use these weights: :meth:`EMA.swapped` puts them into the live
+model for the duration of a ``with`` block (restored bit-exactly afterwards), and
+:meth:`EMA.export_state_dict` is the model's ``state_dict`` with the EMA tensors substituted.
 
 BatchNorm running statistics belong to the weights that produced them: with averaged weights they no longer
-fit, and samples come out washed out (measured on the anime faces: pixel std 42–48 against 72 for real faces).
+fit, and samples come out washed out (../shared/GUIDE.md: pixel std 42–48 against 72 for real faces).
 :func:`recalibrate_batchnorm` re-estimates them for the averaged weights (the trainer does it, with the EMA
 swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SWA, §3.2) for averaged weights.
 """
