@@ -21,19 +21,24 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
     D  x → conv k4 s2 p1 → LReLU → [B, 32, 32, 32] → (conv k4 s2 p1 → BN → LReLU) → [B, 64, 16, 16]
        → [B, 128, 8, 8] → [B, 256, 4, 4] → conv k4 → [B] logits
 
-  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``; what changes is the generator:
-  nearest-neighbour ×2 + conv 3×3 instead of transposed convolutions (the "faces drowned in colour noise"
-  of the plain loop are transposed-conv checkerboards, Odena et al. 2016) and half the width (32), so a
-  step costs 50 instead of 146 GFLOP per batch of 64 and about 2.5× more steps fit in a CPU budget.
-  Measured on the real faces (1 thread, FID vs 1,999 held-out faces, N = 1,000): after 1,000 steps this
-  recipe is at FID 264 with diverse, recognisable faces, while ``examples`` at width 32 was still colour
-  noise at step 500 (this recipe had faces by step 250). What did NOT help at this budget: a spectrally
-  normalised D with hinge loss + DiffAugment colour/translation/cutout and a PixelNorm G (mode collapse by
-  step 1,000; FID 367 after 30 CPU-minutes vs 311 for the plain loop); the same with a BatchNorm G and a
-  minibatch-stddev layer (partial collapse); PixelNorm G with the BatchNorm D (collapses towards one hair
-  style); and an EMA of G: BatchNorm running statistics belong to the live weights, so EMA samples are
-  washed out (FID 300 at decay 0.995, 328 at 0.999, vs 264 without) — the recipe sets ``train.ema_decay = 0``.
-  The other knobs stay available: ``loss="hinge"``, ``d_norm="spectral"``, ``d_mbstd_group``, ``diffaug``, ``r1_gamma``.
+  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``, with three changes, each measured
+  on the real faces (30 process-CPU-minutes on one thread, FID vs 1,999 held-out faces; BENCHMARKS.md):
+
+  * the generator upsamples by nearest neighbour ×2 + conv 3×3 instead of transposed convolutions (the
+    "faces drowned in colour noise" of the plain loop are transposed-conv checkerboards, Odena et al. 2016)
+    at half the width (32), so a step costs 50 instead of 146 GFLOP per batch of 64;
+  * DiffAugment translation on every image D sees (Zhao et al. 2020). Without it, D memorises the ~11k
+    faces: the same recipe at batch 64 collapsed onto one face between steps 3,000 and 4,780 (diversity
+    ratio 0.96 → 0.39; FID 406 at the end). This preset sets ``diffaug="translation"``;
+  * (training settings, in the recipe file) batch 32, twice the updates per CPU-minute, and an EMA of G
+    (decay 0.999 from step 1,000) whose BatchNorm statistics the trainer re-estimates for the averaged
+    weights before each export (``animegen.train.ema.recalibrate_batchnorm``).
+
+  What did not help at this budget: a spectrally normalised D with hinge loss (+ minibatch-stddev,
+  DiffAugment): with a PixelNorm G every sample was one face by step 1,000; with a BatchNorm G the samples
+  narrowed to a few faces (diversity ratio 0.59 at step 1,000); PixelNorm G with the BatchNorm D
+  (collapses towards one hair style). Those knobs stay available: ``loss="hinge"``,
+  ``d_norm="spectral"``, ``d_mbstd_group``, ``r1_gamma``, ``g_norm="pixel"``.
 
 Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
 low-resolution end (channel multipliers 1-2-4-8-8, capped at 8×, so G starts at [B, 8·fd, 4, 4] and has one
@@ -71,9 +76,9 @@ PRESETS: dict[str, dict] = {
     "examples": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
                      d_mbstd_group=1, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
     # recommended for a CPU budget (measured, see the module docstring): the DCGAN objective and BatchNorm
-    # D, with a generator that upsamples by nearest neighbour + conv 3×3 at half the width
+    # D, a generator that upsamples by nearest neighbour + conv 3×3 at half the width, DiffAugment translation
     "fast": dict(latent_dim=128, g_width=32, d_width=32, loss="ns", g_norm="batch", d_norm="batch",
-                 d_mbstd_group=1, diffaug="", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
+                 d_mbstd_group=1, diffaug="translation", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.99)),
 }
 
 
