@@ -68,7 +68,16 @@ def latest_run(work: Path) -> Path:
     return runs[-1]
 
 
-def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None) -> dict:
+def load_live_weights(model, run: Path) -> None:
+    """Replace the exported (EMA) weights by the training weights of the run's resumable state."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(run / "train_state.safetensors"))
+    model.load_state_dict({k[len("model/"):]: v for k, v in state.items() if k.startswith("model/")})
+    model.eval()
+
+
+def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None, live: bool = False) -> dict:
     import numpy as np
 
     import animegen
@@ -80,17 +89,19 @@ def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None) -> d
     opts = EvalOptions(n=n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
     run = latest_run(work)
     model = animegen.load(run / "final.safetensors")
+    if live:
+        load_live_weights(model, run)
     fakes = {"ours": (run, lambda: generate(model, n, seed=1234, truncation=truncation)),
              "plain": (work / "plain", lambda: np.load(work / "plain" / "samples.npy")[:n])}
     out = {}
     for name, (folder, make) in fakes.items():
-        tag = f"_t{truncation:g}" if name == "ours" and truncation else ""
+        tag = (f"_t{truncation:g}" if truncation else "") + ("_live" if live else "") if name == "ours" else ""
         cached = folder / f"fid_budget_metrics_n{n}{tag}.json"  # scores of this model's samples, reused on re-runs
         if cached.exists():
             out[name] = json.loads(cached.read_text())
             continue
         fake = make()
-        save_grid(fake[:64], REPO / "docs" / "images" / f"fid_budget_{name}.png", nrow=8)
+        save_grid(fake[:64], REPO / "docs" / "images" / f"fid_budget_{name}{tag}.png", nrow=8)
         m = evaluate_images(fake, real, opts)
         out[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_std")}
         out[name]["protocol"] = m.get("protocol")
@@ -116,6 +127,8 @@ def main() -> None:
     ap.add_argument("--keep-plain", action="store_true",
                     help="reuse the plain loop already trained in --work (same budget) instead of training it again")
     ap.add_argument("--truncation", type=float, default=None, help="sample ours with the truncation trick")
+    ap.add_argument("--live", action="store_true",
+                    help="score ours with its training weights instead of the exported EMA (the EMA ablation)")
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "fid_budget.json"))
     args = ap.parse_args()
 
@@ -136,7 +149,7 @@ def main() -> None:
         if any(codes.values()):
             sys.exit(f"training failed: {codes} (see {work}/*.log)")
     train_wall = time.time() - t0
-    scores = evaluate(ds, work, args.n, args.truncation)
+    scores = evaluate(ds, work, args.n, args.truncation, args.live)
     result = {
         "command": "python benchmarks/fid_budget.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
@@ -144,7 +157,7 @@ def main() -> None:
         "train_wall_seconds": round(train_wall, 1),
         "n_generated": args.n, "real": "held-out split of the prepared faces (never trained on)",
         "recipe": str(Path(args.recipe).relative_to(REPO)) if Path(args.recipe).is_relative_to(REPO) else args.recipe,
-        "overrides": args.set, "truncation": args.truncation,
+        "overrides": args.set, "truncation": args.truncation, "weights": "live (no EMA)" if args.live else "exported",
         **scores,
         "fid_ratio_plain_over_ours": scores["plain"]["fid"] / scores["ours"]["fid"],
     }
