@@ -58,7 +58,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
 
     info("[3/4] sampling, reconstructing, interpolating")
     gen = torch.Generator().manual_seed(seed)
-    save_grid(model.sample(64, generator=gen), out / "samples.png", nrow=8)
+    save_grid(model.sample(64, generator=gen, prior="standard"), out / "samples.png", nrow=8)
+    save_grid(model.sample(64, generator=torch.Generator().manual_seed(seed), prior="fitted"),
+              out / "samples_fitted.png", nrow=8)
     data = open_source(cfg.data.source, size=size, channels=3)
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 1))[:16].numpy()
     real = to_tensor(data.images[idx])  # [16, C, H, W]
@@ -75,6 +77,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     page = Page("animegen demo", f"VAE trained for {minutes:g} min on {n} procedural faces "
                                  f"({size}px, seed {seed}); step {header['step']}; total {time.time() - t0:.0f} s")
     page.heading("Samples from the prior").image(out / "samples.png", "64 faces decoded from z ~ N(0, I)")
+    page.heading("Samples from the fitted prior").image(
+        out / "samples_fitted.png", "the same seed decoded from the Gaussian fitted to the codes of the training "
+        "faces (Ghosh et al. 2020; animegen sample --prior fitted)")
     page.heading("Reconstructions").image(out / "reconstructions.png", "held-in faces (Real) over the VAE's "
                                           "reconstruction (Guess)")
     page.heading("Latent interpolation").image(out / "interpolation.gif", "walking the straight line between the "
