@@ -85,7 +85,7 @@ class EncoderDecoderModel(GenerativeModel):
         self.register_buffer("prior_scale_tril", torch.eye(z))  # [z, z]
         self.register_buffer("prior_count", torch.zeros((), dtype=torch.long))
 
-    optional_state = ("prior_mean", "prior_scale_tril", "prior_count")  # absent from checkpoints before 0.1.0
+    optional_state = ("prior_mean", "prior_scale_tril", "prior_count")  # absent from older checkpoints
 
     def fitted_prior(self) -> GaussianFit | None:
         if int(self.prior_count) < 2:
