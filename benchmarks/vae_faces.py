@@ -87,10 +87,12 @@ def main() -> None:
         "command": "python benchmarks/vae_faces.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "budget": f"{args.cpu_minutes:g} process CPU-minutes, 1 thread",
-        "train_wall_seconds": round(train_wall, 1),
+        "train_wall_seconds": None if args.eval_only else round(train_wall, 1),
         "steps": header["step"],
         "val": header["extra"].get("val"),
         "fitted_prior_codes": int(model.prior_count),
+        # spread of the training codes per latent dimension (N(0, I) would give 1): sqrt(diag(L Lᵀ))
+        "code_std_per_dim_mean": float(model.prior_scale_tril.pow(2).sum(1).sqrt().mean()),
         "n_generated": args.n,
         "fid_by_prior": scores,
         "config": json.loads((run / "config.json").read_text()),
