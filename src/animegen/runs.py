@@ -32,9 +32,14 @@ def create_run_dir(root: str | Path, name: str) -> Path:
 
 
 class MetricLogger:
-    """Append scalars to ``metrics.jsonl`` and (optionally) TensorBoard."""
+    """Append scalars to ``metrics.jsonl`` and (optionally) TensorBoard.
 
-    def __init__(self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True):
+    ``purge_step`` (a resumed run: its step + 1): TensorBoard hides the events an interrupted run logged at or
+    after it, as the trainer trims ``metrics.jsonl``, so each step appears once in both logs.
+    """
+
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, enabled: bool = True,
+                 purge_step: int | None = None):
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self._fh = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if enabled else None
@@ -43,7 +48,7 @@ class MetricLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+                self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=purge_step)
             except Exception:  # tensorboard not installed: JSONL only
                 self._tb = None
 

@@ -150,3 +150,27 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_exits_130(tmp_path, toys):
     train(cfg, out, resume=run, data=data)
     straight = train(toy_config("toy-ae", steps=step + 4, checkpoint_every=5, log_every=1), tmp_path / "s", data=data)
     assert_same_state(straight, run)
+
+
+def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, toys):
+    """A killed run may have logged past its last checkpoint; the resumed run's TensorBoard purges those."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    data = random_images()
+    half = train(toy_config("toy-ae", steps=7), tmp_path, data=data)
+    ghost = SummaryWriter(log_dir=str(half / "tb"))  # what the killed run logged after step 7
+    for step in (8, 9, 10):
+        ghost.add_scalar("train/loss", 999.0, step)
+    ghost.close()
+    cfg = load_run_config(half)
+    cfg.train.steps = 10
+    train(cfg, tmp_path, resume=half, data=data)
+    acc = EventAccumulator(str(half / "tb"))
+    acc.Reload()
+    events = acc.Scalars("train/loss")
+    steps = [e.step for e in events]
+    assert steps == sorted(set(steps)) and steps[-2:] == [8, 10], steps
+    assert all(e.value != 999.0 for e in events)
+    jsonl = [m["train/loss"] for m in read_metrics(half) if "train/loss" in m]
+    assert [round(e.value, 4) for e in events] == [round(v, 4) for v in jsonl]

@@ -328,7 +328,7 @@ class Trainer:
             # training noise: rank r uses seed + 1_000_003·r (rank 0 = a single-process run)
             _seed_all(D.rank_seed(tc.seed, self.dist.rank))
         if self.is_main:
-            self.logger = MetricLogger(self.run_dir)
+            self.logger = MetricLogger(self.run_dir, purge_step=self.step + 1 if self.resume_dir else None)
             self.logger.log(self.step, {}, event="resume" if self.resume_dir else "start", family=cfg.family,
                             device=str(self.device), precision=self.precision, world_size=self.dist.world_size,
                             images=len(ds), train_images=len(self.train_idx), val_images=len(self.val_idx),
