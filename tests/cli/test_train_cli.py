@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -138,10 +139,20 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
     pytest.importorskip("animegen.data.synthetic")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO / "src"))
     argv = _family_argv("ae", tmp_path)
-    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "animegen", *argv],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.Popen([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "animegen", *argv],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:  # on a timeout, leave no orphaned workers: torchrun stops its workers on SIGTERM (they run in
+        if proc.poll() is None:  # sessions of their own, so killing torchrun's group would not reach them)
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
     runs = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(runs) == 1 and (runs[0] / "final.safetensors").exists()
-    assert proc.stdout.split() == [str(runs[0])]  # printed once, by rank 0
+    assert stdout.split() == [str(runs[0])]  # printed once, by rank 0
     assert '"world_size": 2' in (runs[0] / "metrics.jsonl").read_text()
