@@ -81,6 +81,7 @@ def evaluate(
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
+    from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
     from animegen.progress import info
 
@@ -88,7 +89,7 @@ def evaluate(
         raise AnimegenError(f"--n must be at least 2 (got {n})")
     if real_split not in ("all", "train", "val"):
         raise AnimegenError(f"--real-split must be all, train or val (got {real_split!r})")
-    if prior not in ("auto", "standard", "fitted"):
+    if prior not in PRIORS:
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")

@@ -56,10 +56,11 @@ def sample_command(
 
     from animegen.checkpoint import load_model
     from animegen.imaging import save_grid, save_png, to_uint8
+    from animegen.models.base import PRIORS
     from animegen.progress import progress
     from animegen.train.device import resolve_device
 
-    if prior not in ("auto", "standard", "fitted"):
+    if prior not in PRIORS:
         raise typer.BadParameter(f"{prior!r}; choose auto, standard or fitted", param_hint="--prior")
     path = resolve_checkpoint(checkpoint)
     dev = resolve_device(device)

@@ -93,14 +93,10 @@ class EncoderDecoderModel(GenerativeModel):
         return GaussianFit(self.prior_mean, self.prior_scale_tril, int(self.prior_count))
 
     @torch.no_grad()
+    @in_eval_mode
     def fit_prior(self, batches) -> GaussianFit:
         """Fit (and store) the Gaussian of the codes ``encode(x)`` of ``batches`` (images ``[B, C, H, W]``)."""
-        was_training = self.training
-        self.eval()
-        try:
-            fit = fit_gaussian(encode_all(self.encode, batches))
-        finally:
-            self.train(was_training)
+        fit = fit_gaussian(encode_all(self.encode, batches))
         self.prior_mean.copy_(fit.mean)
         self.prior_scale_tril.copy_(fit.scale_tril)
         self.prior_count.fill_(fit.count)

@@ -23,6 +23,10 @@ from animegen.errors import CheckpointError
 from animegen.latent.prior import GaussianFit
 
 
+PRIORS = ("auto", "standard", "fitted")
+"""Latent distributions ``sample``/``sample_latent`` accept (see :meth:`GenerativeModel.sample_latent`)."""
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """Shape of the images a model consumes and produces."""
@@ -131,10 +135,10 @@ class GenerativeModel(nn.Module):
         return z.to(device)
 
     def _resolve_prior(self, prior: str) -> GaussianFit | None:
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be 'standard', 'fitted' or 'auto', got {prior!r}")
         if prior == "standard":
             return None
-        if prior not in ("fitted", "auto"):
-            raise ValueError(f"prior must be 'standard', 'fitted' or 'auto', got {prior!r}")
         fit = self.fitted_prior()
         if prior == "auto":
             return fit if self.prefers_fitted_prior else None

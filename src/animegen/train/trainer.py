@@ -644,18 +644,23 @@ class Trainer:
                 self.best = {"metric": f"val/{key}", "value": value, "step": self.step}
                 self._export("best.safetensors")
 
-    def _export(self, name: str, kind: str | None = None) -> Path:
-        extra = {"run": self.run_dir.name, "kind": kind or name.split(".")[0], "ema": self.ema.enabled,
-                 "ema_decay": self.tc.ema_decay if self.ema.enabled else 0.0, "precision": self.precision,
-                 "data_source": self.cfg.data.source, "data_fingerprint": self.data.fingerprint,
-                 "val": self.last_val, "best": self.best}
+    def _export(self, *names: str) -> None:
+        """Write the exported model under each of ``names`` (``step-N``/``last``/``best``/``final.safetensors``),
+        prepared once for all of them: EMA weights swapped in, their BatchNorm statistics re-estimated, then
+        ``model.prepare_export`` (the AE/VAE fit their latent prior)."""
         model = self.model
         idx = self.train_idx[:EXPORT_FIT_IMAGES]
         with self._rng_fork(), self.ema.swapped(model):  # the exported weights, in place for prepare_export
             self._refresh_ema_batchnorm()
             model.prepare_export(lambda: fixed_batches(self.loader, idx, self.tc.batch_size), self.ema.enabled)
-            return outputs.export_checkpoint(self.run_dir / name, model, model.state_dict(), self.step,
-                                             self.loader.state.epoch, extra)
+            state = model.state_dict()
+            for name in names:
+                kind = "step" if name.startswith("step-") else name.split(".")[0]
+                extra = {"run": self.run_dir.name, "kind": kind, "ema": self.ema.enabled,
+                         "ema_decay": self.tc.ema_decay if self.ema.enabled else 0.0, "precision": self.precision,
+                         "data_source": self.cfg.data.source, "data_fingerprint": self.data.fingerprint,
+                         "val": self.last_val, "best": self.best}
+                outputs.export_checkpoint(self.run_dir / name, model, state, self.step, self.loader.state.epoch, extra)
 
     def _refresh_ema_batchnorm(self) -> None:
         """With the EMA swapped in: BatchNorm statistics for the averaged weights (see animegen.train.ema)."""
@@ -679,12 +684,14 @@ class Trainer:
             state = self._capture()
         if not self.is_main:
             return
+        names = ["last.safetensors"]
         if kind == "step":
-            self._export(outputs.step_name(self.step, "safetensors"), "step")
-            outputs.rotate_step_checkpoints(self.run_dir, self.tc.keep_checkpoints)
-        self._export("last.safetensors")
+            names.insert(0, outputs.step_name(self.step, "safetensors"))
         if kind == "final":
-            self._export("final.safetensors")
+            names.append("final.safetensors")
+        self._export(*names)
+        if kind == "step":
+            outputs.rotate_step_checkpoints(self.run_dir, self.tc.keep_checkpoints)
         save_state(self.run_dir / STATE_FILE, state)
         self._last_ckpt_step = self.step
 
