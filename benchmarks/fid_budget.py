@@ -70,10 +70,9 @@ def latest_run(work: Path) -> Path:
 
 def load_live_weights(model, run: Path) -> None:
     """Replace the exported (EMA) weights by the training weights of the run's resumable state."""
-    from safetensors.torch import load_file
+    from animegen.train.state import load_state
 
-    state = load_file(str(run / "train_state.safetensors"))
-    model.load_state_dict({k[len("model/"):]: v for k, v in state.items() if k.startswith("model/")})
+    model.load_state_dict(load_state(run / "train_state.safetensors").section("model"))
     model.eval()
 
 
