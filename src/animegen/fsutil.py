@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 
 def _umask() -> int:
@@ -96,3 +96,26 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), kind: str = "file") -> Path:
+    """Validate an output path before any work starts; returns it as a Path.
+
+    ``kind="file"``: ``out`` must not be an existing folder; ``kind="dir"``: not an existing file. In both
+    cases ``out`` must not be (or, for a folder, contain) one of ``inputs``: no command writes over what it
+    reads. Raises :class:`~animegen.errors.AnimegenError` with one line saying what to pass instead.
+    """
+    from animegen.errors import AnimegenError
+
+    p = Path(out).expanduser()
+    if kind == "file" and p.is_dir():
+        raise AnimegenError(f"--out {p} is a folder; pass a file name (e.g. {p / 'out.png'})")
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise AnimegenError(f"--out {p} is a file; pass a folder")
+    target = p.resolve()
+    for item in inputs:
+        src = Path(item).expanduser().resolve()
+        if src == target or (kind == "dir" and target in src.parents and p.exists()) or \
+                (p.exists() and src.exists() and os.path.samefile(src, p)):
+            raise AnimegenError(f"--out {p} is an input of this command ({item}); choose another output path")
+    return p
