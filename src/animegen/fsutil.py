@@ -102,8 +102,8 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     """Validate an output path before any work starts; returns it as a Path.
 
     ``kind="file"``: ``out`` must not be an existing folder; ``kind="dir"``: not an existing file. In both
-    cases ``out`` must not be (or, for a folder, contain) one of ``inputs``: no command writes over what it
-    reads. Raises :class:`~animegen.errors.AnimegenError` with one line saying what to pass instead.
+    cases ``out`` must not be one of ``inputs``: no command writes over what it reads (a command writing
+    into a folder checks each file it writes there the same way). Raises :class:`~animegen.errors.AnimegenError` with one line saying what to pass instead.
     """
     from animegen.errors import AnimegenError
 
@@ -115,7 +115,6 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
     target = p.resolve()
     for item in inputs:
         src = Path(item).expanduser().resolve()
-        if src == target or (kind == "dir" and target in src.parents and p.exists()) or \
-                (p.exists() and src.exists() and os.path.samefile(src, p)):
+        if src == target or (p.exists() and src.exists() and os.path.samefile(src, p)):
             raise AnimegenError(f"--out {p} is an input of this command ({item}); choose another output path")
     return p
