@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import DataError
 
 SPLITS = {"train": "train", "test": "t10k", "t10k": "t10k"}

@@ -321,7 +321,7 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
 
 def open_synthetic(rest: str, size: int = 64, workers: int | None = None, use_cache: bool | None = None):
     """The ``synth:`` data source: ``rest`` is ``"N"``, ``"N:SEED"`` or ``"N:SEED:correlate"``."""
-    from animegen.data.sources import ImageSet
+    from animegen.data.imageset import ImageSet
 
     n, seed, correlate = parse_spec(rest)
     size = _check_size(size)
