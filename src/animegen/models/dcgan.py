@@ -1,6 +1,6 @@
 """DCGAN family (``"dcgan"``; Radford et al. 2016) with three architecture presets (``arch``):
 
-``seed002`` — exactly the layout of seed article 002 (the classic anime-face homework GAN), 64 px::
+``seed002`` — exactly the layout of the classic anime-face homework GAN (``configs/dcgan-seed002.toml``), 64 px::
 
     G  z [B, 100] → Linear(z, fd·8·4·4, bias=False) → BN1d → ReLU → [B, 512, 4, 4]
        → ConvT(k5 s2 p2 op1, bias=False)-BN-ReLU → [B, 256, 8, 8] → [B, 128, 16, 16] → [B, 64, 32, 32]
@@ -21,24 +21,22 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
     D  x → conv k4 s2 p1 → LReLU → [B, 32, 32, 32] → (conv k4 s2 p1 → BN → LReLU) → [B, 64, 16, 16]
        → [B, 128, 8, 8] → [B, 256, 4, 4] → conv k4 → [B] logits
 
-  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``, with three changes. Together, on the
-  real faces at 30 process-CPU-minutes on one thread: FID 104.2 and 99.2 in two runs against 344.9 and 311.5
-  for the plain pytorch/examples loop (N = 2,000 vs 1,999 held-out faces; BENCHMARKS.md):
+  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``, with three changes; together they
+  beat the plain pytorch/examples loop at the same CPU budget by a wide FID margin (measured in BENCHMARKS.md):
 
   * the generator upsamples by nearest neighbour ×2 + conv 3×3 instead of transposed convolutions (the
     "faces drowned in colour noise" of the plain loop are transposed-conv checkerboards, Odena et al. 2016)
-    at half the width (32), so a step costs 50 instead of 146 GFLOP per batch of 64;
-  * DiffAugment translation on every image D sees (Zhao et al. 2020). Without it, D memorises the ~11k
-    faces: the same recipe at batch 64 collapsed onto one face between steps 3,000 and 4,780 (diversity
-    ratio 0.96 → 0.39; FID 406 at the end). This preset sets ``diffaug="translation"``;
+    at half the width (32), so a step costs about a third of the FLOPs;
+  * DiffAugment translation on every image D sees (Zhao et al. 2020). Without it, D memorises a dataset
+    of this size and the same recipe at batch 64 collapsed onto one face. This preset sets
+    ``diffaug="translation"``;
   * (training settings, in the recipe file) batch 32, twice the updates per CPU-minute, and an EMA of G
     (decay 0.999 from step 1,000) whose BatchNorm statistics the trainer re-estimates for the averaged
     weights before each export (``animegen.train.ema.recalibrate_batchnorm``).
 
-  What did not help at this budget: a spectrally normalised D with hinge loss (+ minibatch-stddev,
-  DiffAugment): with a PixelNorm G every sample was one face by step 1,000; with a BatchNorm G the samples
-  narrowed to a few faces (diversity ratio 0.59 at step 1,000); PixelNorm G with the BatchNorm D
-  (collapses towards one hair style). Those knobs stay available: ``loss="hinge"``,
+  What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
+  (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
+  BatchNorm D; all narrowed the samples towards one face or hair style. Those knobs stay available: ``loss="hinge"``,
   ``d_norm="spectral"``, ``d_mbstd_group``, ``r1_gamma``, ``g_norm="pixel"``.
 
 Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
@@ -70,7 +68,7 @@ Arch = Literal["fast", "seed002", "examples"]
 AUTO = "auto"
 
 PRESETS: dict[str, dict] = {
-    # seed article 002 (training: Adam lr 1e-4, batch 64 in the article; β1 0.5 as in DCGAN)
+    # the homework GAN of configs/dcgan-seed002.toml (Adam lr 1e-4, batch 64; β1 0.5 as in DCGAN)
     "seed002": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
                     d_mbstd_group=1, diffaug="", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999)),
     # pytorch/examples dcgan/main.py defaults
@@ -89,7 +87,7 @@ class DCGANConfig:
     (see ``PRESETS``); the model keeps the resolved values, so checkpoints record concrete settings."""
 
     arch: Arch = "fast"
-    """Layout preset: ``fast`` (recommended), ``seed002`` (seed article 002), ``examples`` (pytorch/examples)."""
+    """Layout preset: ``fast`` (recommended), ``seed002`` (the homework GAN), ``examples`` (pytorch/examples)."""
     latent_dim: int = 0
     """z size; 0 = preset (seed002/examples 100, fast 128)."""
     g_width: int = 0
@@ -105,7 +103,7 @@ class DCGANConfig:
     """Discriminator normalisation; ``spectral`` = spectral norm on every D layer (Miyato et al. 2018), no BN."""
     d_mbstd_group: int = 0
     """Minibatch standard deviation layer before D's last conv (Karras et al. 2018) over groups of this many
-    samples, against mode collapse; 1 = off; 0 = preset (fast 4, others off)."""
+    samples, against mode collapse; 1 = off; 0 = preset (off in every preset)."""
     diffaug: str = AUTO
     """DiffAugment policy (Zhao et al. 2020): a comma list of color, translation, cutout; "" or "none" = off."""
     r1_gamma: float = 0.0
@@ -186,7 +184,7 @@ class Discriminator(nn.Module):
         super().__init__()
         n, base = plan_stages(spec.size)
         ch = [width * m for m in gan_multipliers(n)]  # [fd, 2fd, 4fd, 8fd] at 32, 16, 8, 4 px (64 px input)
-        bias = arch != "examples"  # pytorch/examples uses bias=False everywhere; seed 002 keeps Conv2d's default
+        bias = arch != "examples"  # pytorch/examples uses bias=False everywhere; the other layouts keep Conv2d's default
         layers: list[nn.Module] = [spectral(nn.Conv2d(spec.channels, ch[0], 4, 2, 1, bias=bias), sn), act("lrelu")]
         for i in range(1, n):  # [B, fd, 32, 32] → [B, 2fd, 16, 16] → [B, 4fd, 8, 8] → [B, 8fd, 4, 4]
             layers += [spectral(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias), sn), norm2d(norm, ch[i]), act("lrelu")]

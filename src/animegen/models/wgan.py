@@ -1,7 +1,7 @@
 """Wasserstein GANs: ``"wgan"`` (weight clipping; Arjovsky et al. 2017) and ``"wgan-gp"`` (gradient
 penalty; Gulrajani et al. 2017), on the DCGAN generator/critic layouts of :mod:`.dcgan` (``arch``:
-``seed002`` or ``examples``) with the critic's sigmoid removed (seed article 002: "remove the Sigmoid
-for WGAN; replace BatchNorm by InstanceNorm for WGAN-GP").
+``seed002`` or ``examples``) with the critic's sigmoid removed (a Wasserstein critic outputs an unbounded score) and, for
+WGAN-GP, InstanceNorm instead of BatchNorm (the penalty is per sample; Gulrajani et al. 2017, §4).
 
 n_critic and batches
 --------------------
@@ -64,7 +64,7 @@ class WGANGPConfig:
     g_width: int = 64
     d_width: int = 64
     d_norm: Literal["instance", "layer", "none"] = "instance"
-    """No BatchNorm: the penalty is per sample. InstanceNorm(affine) as seed 002; ``layer`` as the paper."""
+    """No BatchNorm: the penalty is per sample. InstanceNorm(affine) as ``configs/wgan-gp.toml``; ``layer`` as the paper."""
     gp_weight: float = 10.0
     n_critic: int = 5
     optimizer: Literal["rmsprop", "adam"] = "adam"

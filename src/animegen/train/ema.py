@@ -7,7 +7,7 @@ model for the duration of a ``with`` block (restored bit-exactly afterwards), an
 :meth:`EMA.export_state_dict` is the model's ``state_dict`` with the EMA tensors substituted.
 
 BatchNorm running statistics belong to the weights that produced them: with averaged weights they no longer
-fit, and samples come out washed out (../shared/GUIDE.md: pixel std 42–48 against 72 for real faces).
+fit, and samples come out washed out (low pixel contrast against real faces).
 :func:`recalibrate_batchnorm` re-estimates them for the averaged weights (the trainer does it, with the EMA
 swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SWA, §3.2) for averaged weights.
 """

@@ -3,7 +3,7 @@
 Diversity here is the mean pairwise distance between images after an area reduction to 16 × 16
 pixels, as a per-pixel RMS difference (``||a − b||₂ / sqrt(D)``, pixels in [0, 1]). It costs
 one generator pass and a ``cdist``; it is not a quality metric, but a generator that mode-collapses
-(emits near-identical images for different latents, as seed 002 observed) drops far below the value
+(emits near-identical images for different latents) drops far below the value
 of real data, which is computed once at the start of training.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 COLLAPSE_RATIO = 0.5
-"""Warn when generated diversity falls below this share of real-data diversity. Measured on the 64 px anime
-faces: healthy DCGAN runs stay at 0.78–0.96 after their first 1,000 steps; runs whose grids showed one
-repeated face read 0.24–0.45 (a collapsed generator still varies its colour noise)."""
+"""Warn when generated diversity falls below this share of real-data diversity: between what healthy and
+collapsed DCGAN runs on the 64 px anime faces read (BENCHMARKS.md, "Values behind defaults"); a collapsed
+generator still varies its colour noise, so it does not fall to 0."""
 FEATURE_SIZE = 16
 
 
