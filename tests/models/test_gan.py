@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from animegen.errors import ConfigError
-from animegen.models import DataSpec, SimpleContext
-from animegen.models import losses
+from animegen.models import DataSpec, SimpleContext, losses
 from animegen.models.blocks import MinibatchStd, Reshape
 from animegen.models.dcgan import DCGAN, PRESETS, DCGANConfig
 from animegen.models.diffaug import diff_augment, parse_policy

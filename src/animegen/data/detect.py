@@ -55,7 +55,7 @@ class Face:
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
 
-    def iou(self, other: "Face | tuple[int, int, int, int]") -> float:
+    def iou(self, other: Face | tuple[int, int, int, int]) -> float:
         """Intersection over union with another face or an ``(x, y, w, h)`` box."""
         ox, oy, ow, oh = (other.x, other.y, other.w, other.h) if isinstance(other, Face) else other
         ix = max(0, min(self.x + self.w, ox + ow) - max(self.x, ox))
@@ -198,7 +198,7 @@ class CascadeDetector(Detector):
                                                    minNeighbors=self.min_neighbors, minSize=(m, m))
         k = self.min_neighbors
         return [Face(int(x), int(y), int(w), int(h), float(n) / (float(n) + k))
-                for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1))]
+                for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1), strict=False)]
 
 
 def _import_animeface():

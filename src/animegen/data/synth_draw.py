@@ -130,7 +130,7 @@ def hls(h: float, l: float, s: float) -> Color:
 
 
 def mix(c0: Color, c1: Color, t: float) -> Color:
-    return tuple(int(round(a + (b - a) * t)) for a, b in zip(c0[:3], c1[:3]))
+    return tuple(int(round(a + (b - a) * t)) for a, b in zip(c0[:3], c1[:3], strict=False))
 
 
 def scale_rgb(c: Color, f: float) -> Color:
@@ -158,7 +158,7 @@ class Palette:
     pupil: Color
 
     @staticmethod
-    def from_attrs(a: dict[str, Any]) -> "Palette":
+    def from_attrs(a: dict[str, Any]) -> Palette:
         h = float(a["hair_hue"])
         L = 0.12 + 0.74 * float(a["hair_lightness"])
         S = 0.1 + 0.62 * float(a["hair_saturation"])
@@ -223,14 +223,14 @@ class Painter:
             if w:
                 dm.line(xy + xy[:2], fill=v, width=w, joint="curve")
 
-    def sub(self, pts, fill: Color) -> "Painter":
+    def sub(self, pts, fill: Color) -> Painter:
         """A sub-canvas covering the bounding box of ``pts`` (canvas coordinates)."""
         x0, y0 = np.floor(np.asarray(pts).min(0)).astype(int) - 2
         x1, y1 = np.ceil(np.asarray(pts).max(0)).astype(int) + 2
         return Painter(Image.new("RGB", (int(x1 - x0), int(y1 - y0)), fill), self.masks is not None,
                        (int(x0), int(y0)), self.lw)
 
-    def paste(self, sub: "Painter", clip, tag: str) -> None:
+    def paste(self, sub: Painter, clip, tag: str) -> None:
         """Paste ``sub`` clipped to the polygon ``clip``; ``tag`` names the sub-canvas' own background."""
         m = Image.new("L", sub.img.size, 0)
         ImageDraw.Draw(m).polygon(sub._xy(clip), fill=255)

@@ -15,8 +15,8 @@ the affine map ``z = μ + L ε`` of ε ~ N(0, I) with ``Σ = L Lᵀ``, so trunca
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 from torch import Tensor

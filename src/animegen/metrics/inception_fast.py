@@ -47,12 +47,12 @@ class _Conv(nn.Module):
         self.relu = relu
 
     @classmethod
-    def of(cls, bc: BasicConv2d, relu: bool = True) -> "_Conv":
+    def of(cls, bc: BasicConv2d, relu: bool = True) -> _Conv:
         w, b = _fold(bc)
         return cls(w, b, bc.conv.stride, bc.conv.padding, relu)
 
     @classmethod
-    def merged(cls, parts: list[BasicConv2d], relu: bool = False) -> "_Conv":
+    def merged(cls, parts: list[BasicConv2d], relu: bool = False) -> _Conv:
         """Several 1×1 convolutions of the same input as one (outputs concatenated)."""
         folded = [_fold(p) for p in parts]
         return cls(torch.cat([w for w, _ in folded]), torch.cat([b for _, b in folded]), 1, 0, relu=relu)

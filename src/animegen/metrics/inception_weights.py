@@ -38,7 +38,6 @@ from torch import Tensor
 from animegen.errors import AnimegenError
 from animegen.metrics.inception_net import FEATURE_DIM, NUM_CLASSES, FIDInceptionV3
 
-
 BUNDLE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 BUNDLE_SIZE = 87_335_461
 PTH_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"

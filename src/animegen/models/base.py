@@ -13,15 +13,15 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, ContextManager, Iterable, Protocol
+from typing import Any, ClassVar, ContextManager, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from animegen.errors import CheckpointError
 from animegen.latent.prior import GaussianFit
-
 
 PRIORS = ("auto", "standard", "fitted")
 """Latent distributions ``sample``/``sample_latent`` accept (see :meth:`GenerativeModel.sample_latent`)."""

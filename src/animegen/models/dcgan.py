@@ -60,8 +60,17 @@ from torch import Tensor, nn
 from animegen.errors import ConfigError
 from animegen.models import losses
 from animegen.models.base import DataSpec, GenerativeModel, StepContext
-from animegen.models.blocks import (MinibatchStd, Reshape, act, gan_multipliers, init_dcgan, norm2d, plan_stages, spectral,
-                                    up_block)
+from animegen.models.blocks import (
+    MinibatchStd,
+    Reshape,
+    act,
+    gan_multipliers,
+    init_dcgan,
+    norm2d,
+    plan_stages,
+    spectral,
+    up_block,
+)
 from animegen.models.diffaug import diff_augment, parse_policy
 
 Arch = Literal["fast", "seed002", "examples"]

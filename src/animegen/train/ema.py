@@ -14,7 +14,7 @@ swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SW
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -57,7 +57,7 @@ class EMA:
             torch._foreach_copy_(shadow_p, live_p)
         else:
             torch._foreach_lerp_(shadow_p, live_p, 1.0 - self.decay)
-        for s, b in zip(self.buffers.values(), live_b):
+        for s, b in zip(self.buffers.values(), live_b, strict=False):
             s.copy_(b)
 
     def export_state_dict(self, model: nn.Module) -> dict[str, Tensor]:
@@ -124,7 +124,7 @@ def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batc
         for _ in range(batches):
             forward()
     finally:
-        for m, mom in zip(norms, momenta):
+        for m, mom in zip(norms, momenta, strict=False):
             m.momentum = mom
         for m, was in modes.items():
             m.training = was
