@@ -117,19 +117,27 @@ def bench_load(folder: Path) -> dict:
     import subprocess
 
     # a fresh interpreter each time, so nothing is cached in Python (the OS page cache is warm)
-    code = ("import time,sys; sys.path.insert(0, %r); t=time.perf_counter();"
-            "from animegen.data.prepared import load_prepared; t1=time.perf_counter();"
-            "ds=load_prepared(%r); t2=time.perf_counter(); s=int(ds.images[::97].sum()); t3=time.perf_counter();"
-            "import numpy as np; a=np.load(%r); t4=time.perf_counter();"
-            "print(t2-t1, t3-t2, t4-t3, ds.images.shape[0])") % (str(REPO / "src"), str(folder), str(folder / "images.npy"))
+    code = (
+        "import time,sys; sys.path.insert(0, {src!r}); t=time.perf_counter();"
+        "from animegen.data.prepared import load_prepared; t1=time.perf_counter();"
+        "ds=load_prepared({folder!r}); t2=time.perf_counter(); s=int(ds.images[::97].sum()); t3=time.perf_counter();"
+        "import numpy as np; a=np.load({npy!r}); t4=time.perf_counter();"
+        "print(t2-t1, t3-t2, t4-t3, ds.images.shape[0])"
+    ).format(src=str(REPO / "src"), folder=str(folder), npy=str(folder / "images.npy"))
     best = None
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
         vals = [float(v) for v in out[:3]]
         best = vals if best is None or vals[0] < best[0] else best
-    row = {"part": "load", "images": int(out[3]), "shape": list(load_prepared(folder).images.shape),
-           "load_prepared_mmap_s": round(best[0], 4), "touch_every_97th_s": round(best[1], 4),
-           "np_load_full_s": round(best[2], 4), "bytes": (folder / "images.npy").stat().st_size}
+    row = {
+        "part": "load",
+        "images": int(out[3]),
+        "shape": list(load_prepared(folder).images.shape),
+        "load_prepared_mmap_s": round(best[0], 4),
+        "touch_every_97th_s": round(best[1], 4),
+        "np_load_full_s": round(best[2], 4),
+        "bytes": (folder / "images.npy").stat().st_size,
+    }
     print(row, flush=True)
     return row
 
@@ -149,7 +157,9 @@ def main() -> None:
             tf.extractall(tmp, filter="data")
         folder = tmp / "anime-faces-64"
         if not args.skip_prepare:
-            prepare(str(folder), tmp / "warm", PrepareOptions(size=64, limit=200), workers=2, quiet=True)  # start the pool's server
+            prepare(
+                str(folder), tmp / "warm", PrepareOptions(size=64, limit=200), workers=2, quiet=True
+            )  # start the pool's server
             for workers in (1, 2):
                 rows.append(bench_prepare(str(folder), "folder", workers, tmp))
             rows.append(bench_prepare(str(tar), "tar", 2, tmp))
@@ -158,10 +168,14 @@ def main() -> None:
     result = {
         "benchmark": "prepare",
         "command": "benchmarks/bench_prepare.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus_usable": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "cpu_count": os.cpu_count(),
+        },
         "note": "shared machine: 4 other engineers' jobs were running (see load averages); single-worker "
-                "cpu_img_per_s is the least disturbed figure",
+        "cpu_img_per_s is the least disturbed figure",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "rows": rows,
     }

@@ -39,26 +39,66 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
     return ds
 
 
-def launch(ds: Path, work: Path, cpu_minutes: float, recipe: str, sets: list[str], plain: bool) -> dict[str, subprocess.Popen]:
+def launch(
+    ds: Path, work: Path, cpu_minutes: float, recipe: str, sets: list[str], plain: bool
+) -> dict[str, subprocess.Popen]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs = {}
     if plain:
         procs["plain"] = launch_plain(ds, work, cpu_minutes, env)
     ours_log = open(work / "ours.log", "w")
     extra = [a for s in sets for a in ("--set", s)]
-    procs["ours"] = sh([sys.executable, "-m", "animegen", "-q", "train", "--config", recipe, "--data", str(ds),
-                        "--out", str(work / "runs"), "--name", "ours",
-                        "--set", "train.threads=1", "--set", f"train.max_cpu_minutes={cpu_minutes}",
-                        "--set", "train.max_minutes=0", "--set", "train.steps=10000000", *extra],
-                       env=env, stdout=ours_log, stderr=subprocess.STDOUT)
+    procs["ours"] = sh(
+        [
+            sys.executable,
+            "-m",
+            "animegen",
+            "-q",
+            "train",
+            "--config",
+            recipe,
+            "--data",
+            str(ds),
+            "--out",
+            str(work / "runs"),
+            "--name",
+            "ours",
+            "--set",
+            "train.threads=1",
+            "--set",
+            f"train.max_cpu_minutes={cpu_minutes}",
+            "--set",
+            "train.max_minutes=0",
+            "--set",
+            "train.steps=10000000",
+            *extra,
+        ],
+        env=env,
+        stdout=ours_log,
+        stderr=subprocess.STDOUT,
+    )
     return procs
 
 
 def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict) -> subprocess.Popen:
     plain_log = open(work / "plain.log", "w")
-    return sh([sys.executable, str(REPO / "benchmarks" / "plain_dcgan.py"), "--data", str(ds),
-               "--cpu-minutes", str(cpu_minutes), "--threads", "1", "--out", str(work / "plain")],
-              env=env, stdout=plain_log, stderr=subprocess.STDOUT)
+    return sh(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "plain_dcgan.py"),
+            "--data",
+            str(ds),
+            "--cpu-minutes",
+            str(cpu_minutes),
+            "--threads",
+            "1",
+            "--out",
+            str(work / "plain"),
+        ],
+        env=env,
+        stdout=plain_log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def latest_run(work: Path) -> Path:
@@ -90,8 +130,10 @@ def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None, live
     model = animegen.load(run / "final.safetensors")
     if live:
         load_live_weights(model, run)
-    fakes = {"ours": (run, lambda: generate(model, n, seed=1234, truncation=truncation)),
-             "plain": (work / "plain", lambda: np.load(work / "plain" / "samples.npy")[:n])}
+    fakes = {
+        "ours": (run, lambda: generate(model, n, seed=1234, truncation=truncation)),
+        "plain": (work / "plain", lambda: np.load(work / "plain" / "samples.npy")[:n]),
+    }
     out = {}
     for name, (folder, make) in fakes.items():
         tag = (f"_t{truncation:g}" if truncation else "") + ("_live" if live else "") if name == "ours" else ""
@@ -121,13 +163,24 @@ def main() -> None:
     ap.add_argument("--recipe", default=str(REPO / "configs" / "gan-recommended.toml"))
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "fid_budget"))
     ap.add_argument("--eval-only", action="store_true", help="score the existing runs in --work")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a setting of our recipe (repeatable), e.g. --set model.loss=hinge")
-    ap.add_argument("--keep-plain", action="store_true",
-                    help="reuse the plain loop already trained in --work (same budget) instead of training it again")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of our recipe (repeatable), e.g. --set model.loss=hinge",
+    )
+    ap.add_argument(
+        "--keep-plain",
+        action="store_true",
+        help="reuse the plain loop already trained in --work (same budget) instead of training it again",
+    )
     ap.add_argument("--truncation", type=float, default=None, help="sample ours with the truncation trick")
-    ap.add_argument("--live", action="store_true",
-                    help="score ours with its training weights instead of the exported EMA (the EMA ablation)")
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="score ours with its training weights instead of the exported EMA (the EMA ablation)",
+    )
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "fid_budget.json"))
     args = ap.parse_args()
 
@@ -140,8 +193,11 @@ def main() -> None:
         plain_done = (work / "plain" / "summary.json").exists()
         if args.keep_plain and not plain_done:
             sys.exit(f"--keep-plain: no finished plain run in {work / 'plain'}")
-        if args.keep_plain and abs(json.loads((work / "plain" / "summary.json").read_text())["cpu_seconds"]
-                                   - 60 * args.cpu_minutes) > 60:
+        if (
+            args.keep_plain
+            and abs(json.loads((work / "plain" / "summary.json").read_text())["cpu_seconds"] - 60 * args.cpu_minutes)
+            > 60
+        ):
             sys.exit("--keep-plain: the plain run in --work had another --cpu-minutes budget")
         procs = launch(ds, work, args.cpu_minutes, args.recipe, args.set, plain=not args.keep_plain)
         codes = {k: p.wait() for k, p in procs.items()}
@@ -154,16 +210,27 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
         "budget": f"{args.cpu_minutes:g} process CPU-minutes each, 1 thread each, both runs side by side",
         "train_wall_seconds": round(train_wall, 1),
-        "n_generated": args.n, "real": "held-out split of the prepared faces (never trained on)",
+        "n_generated": args.n,
+        "real": "held-out split of the prepared faces (never trained on)",
         "recipe": str(Path(args.recipe).relative_to(REPO)) if Path(args.recipe).is_relative_to(REPO) else args.recipe,
-        "overrides": args.set, "truncation": args.truncation, "weights": "live (no EMA)" if args.live else "exported",
+        "overrides": args.set,
+        "truncation": args.truncation,
+        "weights": "live (no EMA)" if args.live else "exported",
         **scores,
         "fid_ratio_plain_over_ours": scores["plain"]["fid"] / scores["ours"]["fid"],
     }
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(json.dumps({k: (v["fid"] if isinstance(v, dict) and "fid" in v else v) for k, v in result.items()
-                      if k in ("ours", "plain", "fid_ratio_plain_over_ours")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: (v["fid"] if isinstance(v, dict) and "fid" in v else v)
+                for k, v in result.items()
+                if k in ("ours", "plain", "fid_ratio_plain_over_ours")
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,34 @@ def train(ds: Path, work: Path, cpu_minutes: float) -> Path:
     shutil.rmtree(work / "runs", ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     with open(work / "vae.log", "w") as log:
-        p = sh([sys.executable, "-m", "animegen", "-q", "train", "--config", str(REPO / "configs" / "vae-faces64.toml"),
-                "--data", str(ds), "--out", str(work / "runs"), "--name", "vae",
-                "--set", "train.threads=1", "--set", f"train.max_cpu_minutes={cpu_minutes}",
-                "--set", "train.max_minutes=0", "--set", "train.steps=10000000"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        p = sh(
+            [
+                sys.executable,
+                "-m",
+                "animegen",
+                "-q",
+                "train",
+                "--config",
+                str(REPO / "configs" / "vae-faces64.toml"),
+                "--data",
+                str(ds),
+                "--out",
+                str(work / "runs"),
+                "--name",
+                "vae",
+                "--set",
+                "train.threads=1",
+                "--set",
+                f"train.max_cpu_minutes={cpu_minutes}",
+                "--set",
+                "train.max_minutes=0",
+                "--set",
+                "train.steps=10000000",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         if p.wait() != 0:
             sys.exit(f"training failed (see {work}/vae.log)")
     return sorted((work / "runs").glob("vae-*"))[-1]
@@ -74,11 +98,16 @@ def main() -> None:
     real = open_source(str(ds), size=64, channels=3)
     held_out = np.asarray(real.images)[real.val_mask][:32]  # [32, 64, 64, 3] uint8, never trained on
     x = to_tensor(held_out)
-    save_grid(torch.cat([x[:16], model.reconstruct(x[:16]), x[16:], model.reconstruct(x[16:])]), images / "vae_faces64_recon.png",
-              nrow=16)
+    save_grid(
+        torch.cat([x[:16], model.reconstruct(x[:16]), x[16:], model.reconstruct(x[16:])]),
+        images / "vae_faces64_recon.png",
+        nrow=16,
+    )
     scores = {}
     if args.n:
-        opts = EvalOptions(n=args.n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
+        opts = EvalOptions(
+            n=args.n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False
+        )
         for prior in ("fitted", "standard"):
             fake = generate(model, args.n, seed=1234, prior=prior)
             m = evaluate_images(fake, real, opts)

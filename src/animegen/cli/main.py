@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import cast
 
 import click
 import typer
@@ -33,9 +34,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
-    offline: bool = typer.Option(False, "--offline", help="Never reach the network: hf:NAME reads only the local "
-                                 "Hugging Face cache and fails with one line otherwise (also on with ANIMEGEN_OFFLINE=1, "
-                                 "HF_HUB_OFFLINE=1 or HF_DATASETS_OFFLINE=1)."),
+    offline: bool = typer.Option(False, "--offline", help="Never reach the network: hf:NAME reads only the "
+                                 "local Hugging Face cache and fails with one line otherwise (also on with "
+                                 "ANIMEGEN_OFFLINE=1, HF_HUB_OFFLINE=1 or HF_DATASETS_OFFLINE=1)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Train generative models of anime faces (AE, VAE, DCGAN, WGAN, WGAN-GP) and look inside them.
@@ -78,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     except Exception as exc:  # usage errors, or an unexpected bug: still one line unless debugging
         if _is_click_error(exc):
-            exc.show()
-            sys.exit(exc.exit_code)
+            usage = cast(click.ClickException, exc)
+            usage.show()
+            sys.exit(usage.exit_code)
         if debug:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)")

@@ -124,8 +124,8 @@ class Xform:
 # ----------------------------------------------------------------------------- colour
 
 
-def hls(h: float, l: float, s: float) -> Color:
-    r, g, b = colorsys.hls_to_rgb(h % 1.0, min(max(l, 0.0), 1.0), min(max(s, 0.0), 1.0))
+def hls(h: float, lightness: float, s: float) -> Color:
+    r, g, b = colorsys.hls_to_rgb(h % 1.0, min(max(lightness, 0.0), 1.0), min(max(s, 0.0), 1.0))
     return (int(r * 255 + 0.5), int(g * 255 + 0.5), int(b * 255 + 0.5))
 
 
@@ -385,19 +385,19 @@ def _background(W: int, a: dict[str, Any]) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(np.broadcast_to(col, (W, W, 3))))
     img = Image.new("RGB", (W, W), c0)
     d = ImageDraw.Draw(img)
-    c1 = hls(h, L - 0.08, 0.4)
+    c2 = hls(h, L - 0.08, 0.4)
     if pattern == "stripes":
         step = W / 6
         for i in range(-6, 8):
             x = i * step
-            d.polygon([(x, 0), (x + step / 2, 0), (x + step / 2 + W, W), (x + W, W)], fill=c1)
+            d.polygon([(x, 0), (x + step / 2, 0), (x + step / 2 + W, W), (x + W, W)], fill=c2)
     else:  # dots
         step = W / 5
         r = step * 0.22
         for j in range(6):
             for i in range(6):
                 x, y = (i + 0.5 * (j % 2)) * step, j * step + step / 2
-                d.ellipse([x - r, y - r, x + r, y + r], fill=c1)
+                d.ellipse([x - r, y - r, x + r, y + r], fill=c2)
     return img
 
 

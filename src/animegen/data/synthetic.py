@@ -312,7 +312,8 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
     try:
         with atomic_path(path.with_suffix(".labels.npz")) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **labels)
+                arrays: dict[str, Any] = dict(labels)  # numpy's stub reads **kwargs as allow_pickle
+                np.savez(fh, **arrays)
         with atomic_path(path.with_suffix(".images.npy")) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, images)

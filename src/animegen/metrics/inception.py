@@ -133,7 +133,9 @@ class InceptionFeatures:
             "weights_file": self.info.path.name,
             "weights_sha1": self.info.sha1,
             "resize": RESIZE_PROTOCOL,
-            "precision": self.precision if self.precision == "fp32" else "bf16 (non-standard: not comparable with fp32 FIDs)",
+            "precision": self.precision
+            if self.precision == "fp32"
+            else "bf16 (non-standard: not comparable with fp32 FIDs)",
         }
 
     def _batches(self, images: np.ndarray) -> Iterator[np.ndarray]:
@@ -141,7 +143,9 @@ class InceptionFeatures:
             yield images[i : i + self.batch_size]
 
     @torch.inference_mode()
-    def extract(self, images: np.ndarray | Iterable[np.ndarray], logits: bool = True, desc: str = "inception") -> Features:
+    def extract(
+        self, images: np.ndarray | Iterable[np.ndarray], logits: bool = True, desc: str = "inception"
+    ) -> Features:
         """Features of uint8 ``[N, H, W, C]`` images (an array, or an iterable of such batches)."""
         from animegen.progress import progress
 
@@ -172,14 +176,20 @@ class InceptionFeatures:
             if self.threads:
                 torch.set_num_threads(old_threads)
         pool = np.concatenate(pools) if pools else np.zeros((0, FEATURE_DIM), np.float32)
-        lg = (np.concatenate(logs) if logs else np.zeros((0, NUM_CLASSES), np.float32)) if logits and self.has_logits else None
+        lg = (
+            (np.concatenate(logs) if logs else np.zeros((0, NUM_CLASSES), np.float32))
+            if logits and self.has_logits
+            else None
+        )
         return Features(pool, lg, time.perf_counter() - t0)
 
 
 _SHARED: dict[tuple, InceptionFeatures] = {}
 
 
-def get_extractor(path: str | os.PathLike | None = None, batch_size: int = 32, precision: str = "fp32") -> InceptionFeatures:
+def get_extractor(
+    path: str | os.PathLike | None = None, batch_size: int = 32, precision: str = "fp32"
+) -> InceptionFeatures:
     """A process-wide cached :class:`InceptionFeatures` (loading the network is slow; reuse it)."""
     info = find_weights(path)
     key = (str(info.path), info.sha1, precision)

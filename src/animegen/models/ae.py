@@ -71,6 +71,9 @@ class EncoderDecoderModel(GenerativeModel):
     head (mean in [-1, 1] or Bernoulli logits), one optimizer named ``"ae"``."""
 
     has_encoder = True
+    prior_mean: Tensor  # buffers registered in __init__
+    prior_scale_tril: Tensor
+    prior_count: Tensor
     ema_module = None  # EMA of the decoder alone would no longer match the encoder used by encode()/reconstruct()
 
     def __init__(self, config, spec: DataSpec):

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import torch
 from torch import Tensor, nn
@@ -74,7 +74,7 @@ from animegen.models.blocks import (
 from animegen.models.diffaug import diff_augment, parse_policy
 
 Arch = Literal["fast", "seed002", "examples"]
-AUTO = "auto"
+AUTO: Final = "auto"
 
 PRESETS: dict[str, dict] = {
     # the homework GAN of configs/dcgan-seed002.toml (Adam lr 1e-4, batch 64; β1 0.5 as in DCGAN)
@@ -131,7 +131,8 @@ def resolve_preset(config: DCGANConfig) -> DCGANConfig:
         raise ConfigError(f"model.arch: unknown DCGAN preset {config.arch!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[config.arch]
     unset = (AUTO, 0, 0.0, ())
-    changes = {k: v for k, v in preset.items() if getattr(config, k) in unset and not isinstance(getattr(config, k), bool)}
+    changes = {k: v for k, v in preset.items()
+               if getattr(config, k) in unset and not isinstance(getattr(config, k), bool)}
     out = dataclasses.replace(config, **changes)
     if len(out.betas) != 2:
         raise ConfigError(f"model.betas: expected two values (beta1, beta2), got {list(out.betas)}")
@@ -156,31 +157,48 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
     bias = norm != "batch"
     layers: list[nn.Module] = []
     if arch == "seed002":
-        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=False),  # [B, 8fd*4*4]
-                   _g_norm1d(norm, ch[-1] * base * base), act("relu"),
-                   Reshape(ch[-1], base, base)]  # [B, 8fd, 4, 4]
+        layers += [
+            nn.Linear(latent_dim, ch[-1] * base * base, bias=False),  # [B, 8fd*4*4]
+            _g_norm1d(norm, ch[-1] * base * base),
+            act("relu"),
+            Reshape(ch[-1], base, base),
+        ]  # [B, 8fd, 4, 4]
         if norm == "pixel":
             layers.append(norm2d("pixel", ch[-1]))
         for i in range(n - 1, 0, -1):  # dconv_bn_relu: [B, 8fd, 4, 4] → [B, 4fd, 8, 8] → ... → [B, fd, 32, 32]
-            layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 5, 2, padding=2, output_padding=1, bias=bias),
-                       norm2d(norm, ch[i - 1]), act("relu")]
-        layers += [nn.ConvTranspose2d(ch[0], c, 5, 2, padding=2, output_padding=1, bias=False),  # [B, C, 64, 64]
-                   nn.Tanh()]
+            layers += [
+                nn.ConvTranspose2d(ch[i], ch[i - 1], 5, 2, padding=2, output_padding=1, bias=bias),
+                norm2d(norm, ch[i - 1]),
+                act("relu"),
+            ]
+        layers += [
+            nn.ConvTranspose2d(ch[0], c, 5, 2, padding=2, output_padding=1, bias=False),  # [B, C, 64, 64]
+            nn.Tanh(),
+        ]
     elif arch == "examples":
-        layers += [Reshape(latent_dim, 1, 1),  # [B, nz, 1, 1]
-                   nn.ConvTranspose2d(latent_dim, ch[-1], base, 1, 0, bias=bias),  # [B, 8ngf, 4, 4]
-                   norm2d(norm, ch[-1]), act("relu")]
+        layers += [
+            Reshape(latent_dim, 1, 1),  # [B, nz, 1, 1]
+            nn.ConvTranspose2d(latent_dim, ch[-1], base, 1, 0, bias=bias),  # [B, 8ngf, 4, 4]
+            norm2d(norm, ch[-1]),
+            act("relu"),
+        ]
         for i in range(n - 1, 0, -1):  # [B, 8ngf, 4, 4] → [B, 4ngf, 8, 8] → ... → [B, ngf, 32, 32]
             layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 4, 2, 1, bias=bias), norm2d(norm, ch[i - 1]), act("relu")]
         layers += [nn.ConvTranspose2d(ch[0], c, 4, 2, 1, bias=False), nn.Tanh()]  # [B, C, 64, 64]
     elif arch == "fast":
-        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=True),  # [B, 8w*4*4]
-                   Reshape(ch[-1], base, base),  # [B, 8w, 4, 4]
-                   norm2d(norm, ch[-1]), act("relu")]
+        layers += [
+            nn.Linear(latent_dim, ch[-1] * base * base, bias=True),  # [B, 8w*4*4]
+            Reshape(ch[-1], base, base),  # [B, 8w, 4, 4]
+            norm2d(norm, ch[-1]),
+            act("relu"),
+        ]
         for i in range(n - 1, 0, -1):  # nearest ×2 + conv3: [B, 8w, 4, 4] → [B, 4w, 8, 8] → ... → [B, w, 32, 32]
             layers.append(up_block(ch[i], ch[i - 1], norm=norm, activation="relu", mode="nearest"))
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
-                   nn.Conv2d(ch[0], c, 3, 1, 1), nn.Tanh()]  # to RGB: [B, C, 64, 64]
+        layers += [
+            nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
+            nn.Conv2d(ch[0], c, 3, 1, 1),
+            nn.Tanh(),
+        ]  # to RGB: [B, C, 64, 64]
     else:
         raise ConfigError(f"unknown generator arch {arch!r}")
     return nn.Sequential(*layers)
@@ -189,11 +207,15 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
 class Discriminator(nn.Module):
     """Conv k4 s2 p1 down to the base grid, then a conv with the base-size kernel → one logit per image."""
 
-    def __init__(self, arch: str, spec: DataSpec, width: int, norm: str = "batch", sn: bool = False, mbstd_group: int = 1):
+    def __init__(
+        self, arch: str, spec: DataSpec, width: int, norm: str = "batch", sn: bool = False, mbstd_group: int = 1
+    ):
         super().__init__()
         n, base = plan_stages(spec.size)
         ch = [width * m for m in gan_multipliers(n)]  # [fd, 2fd, 4fd, 8fd] at 32, 16, 8, 4 px (64 px input)
-        bias = arch != "examples"  # pytorch/examples uses bias=False everywhere; the other layouts keep Conv2d's default
+        bias = (
+            arch != "examples"
+        )  # pytorch/examples uses bias=False everywhere; the other layouts keep Conv2d's default
         layers: list[nn.Module] = [spectral(nn.Conv2d(spec.channels, ch[0], 4, 2, 1, bias=bias), sn), act("lrelu")]
         for i in range(1, n):  # [B, fd, 32, 32] → [B, 2fd, 16, 16] → [B, 4fd, 8, 8] → [B, 8fd, 4, 4]
             layers += [spectral(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias), sn), norm2d(norm, ch[i]), act("lrelu")]
@@ -227,8 +249,9 @@ class DCGAN(GenerativeModel):
             raise ConfigError(f"model.diffaug: {exc}") from None
         self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, config.g_norm)
         sn = config.d_norm == "spectral"
-        self.discriminator = Discriminator(config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn,
-                                           mbstd_group=config.d_mbstd_group)
+        self.discriminator = Discriminator(
+            config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn, mbstd_group=config.d_mbstd_group
+        )
         init_dcgan(self)
 
     def decode(self, z: Tensor) -> Tensor:

@@ -41,7 +41,7 @@ class EMA:
         return self.module_name is not None
 
     def _live(self, model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
-        sub = getattr(model, self.module_name)
+        sub = getattr(model, str(self.module_name))
         params = dict(sub.named_parameters())
         buffers = dict(sub.named_buffers())
         return [params[n].detach() for n in self.params], [buffers[n] for n in self.buffers]
@@ -91,7 +91,7 @@ class EMA:
 
     def has_batchnorm(self, model: nn.Module) -> bool:
         return self.enabled and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                    for m in getattr(model, self.module_name).modules())
+                                    for m in getattr(model, str(self.module_name)).modules())
 
     # ---- serialisation (animegen.train.state) ---------------------------------------------------
     def tensors(self) -> dict[str, Tensor]:
@@ -115,7 +115,7 @@ def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batc
     if not norms:
         return
     momenta = [m.momentum for m in norms]
-    modes = {m: m.training for m in module.modules()}
+    modes = {mod: mod.training for mod in module.modules()}
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average
@@ -124,7 +124,7 @@ def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batc
         for _ in range(batches):
             forward()
     finally:
-        for m, mom in zip(norms, momenta, strict=False):
+        for m, mom in zip(norms, momenta, strict=True):
             m.momentum = mom
-        for m, was in modes.items():
-            m.training = was
+        for mod, was in modes.items():
+            mod.training = was
