@@ -136,15 +136,24 @@ def main() -> None:
         help="also compare FID/KID in fp32 and bf16 on real faces: N real vs N other real, and N blurred "
         "(64->32->64 bilinear) vs the same N real",
     )
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inception.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/inception.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check that the script runs (tiny "
+                    "sizes); needs --out")
     args = ap.parse_args()
+    if args.smoke:
+        if args.out is None:
+            ap.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        args.n, args.repeats, args.batch_sizes, args.baseline_batch = 2, 1, [2], 2
+        args.threads, args.variants, args.fid_check = [1], ["fast"], 0
+    args.out = args.out or ROOT / "benchmarks" / "results" / "inception.json"
 
     info = inc.find_weights()
     imgs = images(args.n)
     net = inc.load_network(info)
     fast = inc.FastFIDInception(net, info.has_logits).eval()
     fast_bf16 = inc.FastFIDInception(inc.load_network(info), info.has_logits).eval().to(torch.bfloat16)
-    script = torch.jit.load(str(inc.bundled_path()), map_location="cpu").eval() if inc.bundled_path() else None
+    bundle = inc.bundled_path() if "torchscript" in args.variants else None
+    script = torch.jit.load(str(bundle), map_location="cpu").eval() if bundle else None
 
     fns = {
         "torchscript": (lambda b: script(inc.preprocess(b))) if script is not None else None,

@@ -13,7 +13,8 @@ Needs the shared test data (``../shared/data`` or ``$ANIMEGEN_SHARED_DATA``). Me
     plus the 64 px pass rate (``pad=0.25``) on real crops and on noise — the metrics use case;
 (c) loading the prepared dataset (``load_prepared``: memory-mapped; and a full ``np.load``).
 
-Writes ``benchmarks/results/prepare.json``.
+Writes ``benchmarks/results/prepare.json``. ``--smoke --out PATH`` checks the script in seconds: parts (a)
+and (c) on 48 built-in synthetic faces, no shared data, no detector.
 """
 from __future__ import annotations
 
@@ -142,11 +143,36 @@ def bench_load(folder: Path) -> dict:
     return row
 
 
+def smoke() -> dict:
+    """Parts (a) and (c) on a tiny folder of built-in synthetic faces (no shared data, no detector)."""
+    from animegen.data.synthetic import render_faces
+
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-smoke-") as td:
+        tmp = Path(td)
+        folder = tmp / "faces"
+        folder.mkdir()
+        images, _ = render_faces(48, size=64, seed=0)  # uint8 [48, 64, 64, 3]
+        for i, a in enumerate(images):
+            Image.fromarray(a).save(folder / f"{i:03d}.png")
+        rows = [bench_prepare(str(folder), "folder", 1, tmp), bench_load(tmp / "ds-folder-1")]
+    return {"benchmark": "prepare", "smoke": True, "command": "benchmarks/bench_prepare.py " + " ".join(sys.argv[1:]),
+            "rows": rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=120, help="synthetic illustrations for the detector part")
     ap.add_argument("--skip-prepare", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/prepare.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check of parts (a) and (c) on synthetic "
+                    "faces; needs --out")
     args = ap.parse_args()
+    if args.smoke:
+        if args.out is None:
+            ap.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        atomic_write_json(args.out, smoke())
+        print(f"wrote {args.out}")
+        return
     tar, cascade = SHARED / "anime-faces-64.tar", SHARED / "detect" / "lbpcascade_animeface.xml"
     if not tar.is_file():
         sys.exit(f"shared data not found at {SHARED} (set ANIMEGEN_SHARED_DATA)")
@@ -179,8 +205,9 @@ def main() -> None:
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "rows": rows,
     }
-    atomic_write_json(REPO / "benchmarks" / "results" / "prepare.json", result)
-    print("wrote benchmarks/results/prepare.json")
+    out = args.out or REPO / "benchmarks" / "results" / "prepare.json"
+    atomic_write_json(out, result)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

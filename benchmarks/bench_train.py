@@ -299,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run: 32 px, batch 8, narrow nets, 1 round")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--smoke", action="store_true",
+                   help="seconds-long check that the script runs (--quick, one family, fp32 only); needs --out")
     args = p.parse_args(argv)
+    if args.smoke:
+        if args.out is None:
+            p.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        args.quick, args.modes, args.families = True, ["fp32"], args.families or ["ae"]
     if args.quick:
         args.size, args.batch, args.steps, args.rounds, args.warmup, args.images = 32, 8, 1, 1, 1, 64
     if args.threads > 0:

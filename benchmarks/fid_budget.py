@@ -40,12 +40,12 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
 
 
 def launch(
-    ds: Path, work: Path, cpu_minutes: float, recipe: str, sets: list[str], plain: bool
+    ds: Path, work: Path, cpu_minutes: float, recipe: str, sets: list[str], plain: bool, n_samples: int = 2000
 ) -> dict[str, subprocess.Popen]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     procs = {}
     if plain:
-        procs["plain"] = launch_plain(ds, work, cpu_minutes, env)
+        procs["plain"] = launch_plain(ds, work, cpu_minutes, env, n_samples)
     ours_log = open(work / "ours.log", "w")
     extra = [a for s in sets for a in ("--set", s)]
     procs["ours"] = sh(
@@ -80,7 +80,7 @@ def launch(
     return procs
 
 
-def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict) -> subprocess.Popen:
+def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict, n_samples: int = 2000) -> subprocess.Popen:
     plain_log = open(work / "plain.log", "w")
     return sh(
         [
@@ -94,6 +94,8 @@ def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict) -> subproc
             "1",
             "--out",
             str(work / "plain"),
+            "--n-samples",
+            str(n_samples),
         ],
         env=env,
         stdout=plain_log,
@@ -116,7 +118,8 @@ def load_live_weights(model, run: Path) -> None:
     model.eval()
 
 
-def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None, live: bool = False) -> dict:
+def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None, live: bool = False,
+             images: Path = REPO / "docs" / "images") -> dict:
     import numpy as np
 
     import animegen
@@ -142,7 +145,7 @@ def evaluate(ds: Path, work: Path, n: int, truncation: float | None = None, live
             out[name] = json.loads(cached.read_text())
             continue
         fake = make()
-        save_grid(fake[:64], REPO / "docs" / "images" / f"fid_budget_{name}{tag}.png", nrow=8)
+        save_grid(fake[:64], images / f"fid_budget_{name}{tag}.png", nrow=8)
         m = evaluate_images(fake, real, opts)
         out[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "is", "is_std")}
         out[name]["protocol"] = m.get("protocol")
@@ -182,7 +185,18 @@ def main() -> None:
         help="score ours with its training weights instead of the exported EMA (the EMA ablation)",
     )
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "fid_budget.json"))
+    ap.add_argument("--images", type=Path, default=REPO / "docs" / "images", help="where the sample grids go")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds-long check that the script runs (a few CPU-seconds each, 8 samples; "
+                    "needs --work, --results and --images outside the repository)")
     args = ap.parse_args()
+    if args.smoke:
+        defaults = {"work": str(REPO / "benchmarks" / "out" / "fid_budget"), "images": REPO / "docs" / "images",
+                    "results": str(REPO / "benchmarks" / "results" / "fid_budget.json")}
+        if any(getattr(args, k) == v for k, v in defaults.items()):
+            ap.error("--smoke needs --work, --results and --images "
+                     "(smoke numbers never go to benchmarks/results/ or docs/images/)")
+        args.cpu_minutes, args.n = 0.05, 8
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -199,12 +213,13 @@ def main() -> None:
             > 60
         ):
             sys.exit("--keep-plain: the plain run in --work had another --cpu-minutes budget")
-        procs = launch(ds, work, args.cpu_minutes, args.recipe, args.set, plain=not args.keep_plain)
+        procs = launch(ds, work, args.cpu_minutes, args.recipe, args.set, plain=not args.keep_plain,
+                       n_samples=max(args.n, 64))
         codes = {k: p.wait() for k, p in procs.items()}
         if any(codes.values()):
             sys.exit(f"training failed: {codes} (see {work}/*.log)")
     train_wall = time.time() - t0
-    scores = evaluate(ds, work, args.n, args.truncation, args.live)
+    scores = evaluate(ds, work, args.n, args.truncation, args.live, args.images)
     result = {
         "command": "python benchmarks/fid_budget.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",

@@ -116,7 +116,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-samples", type=int, default=2000)
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check that the script runs (a CPU-second "
+                    "budget, 8 samples)")
     args = ap.parse_args()
+    if args.smoke:
+        args.cpu_minutes, args.n_samples = min(args.cpu_minutes, 0.01), 8
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
