@@ -94,18 +94,21 @@ def test_bench_prepare(tmp_path):
     assert parts == ["prepare", "load"]
 
 
+@pytest.mark.slow
 def test_bench_inception(tmp_path):
     _need_inception()
     _run(tmp_path, "bench_inception.py", "--smoke", "--out", str(tmp_path / "inception.json"))
     assert "fast/b2/t1" in _json(tmp_path / "inception.json")["runs"]
 
 
+@pytest.mark.slow
 def test_plain_dcgan(tmp_path):
     _run(tmp_path, "plain_dcgan.py", "--smoke", "--data", "synth:64", "--out", str(tmp_path / "plain"))
     summary = _json(tmp_path / "plain" / "summary.json")
     assert summary["steps"] >= 1 and (tmp_path / "plain" / "samples.npy").is_file()
 
 
+@pytest.mark.slow
 def test_mnist_tutorial(tmp_path):
     mnist = _fake_mnist(tmp_path / "mnist")
     _run(tmp_path, "mnist_tutorial.py", "--smoke", "--mnist", str(mnist), "--out", str(tmp_path / "run"),
