@@ -71,8 +71,7 @@ def checks() -> list[Check]:
     out.append(Check("distributed", dist_ok, "torch.distributed — multi-GPU / multi-node training with torchrun"
                      if dist_ok else "this torch build has no torch.distributed: one process only",
                      "" if dist_ok else "install a torch build with distributed support"))
-    opt("hf", "datasets", "datasets", "hf", "datasets by Hugging Face name")
-    opt("studio", "gradio", "gradio", "studio", "the local web studio")
+    opt("hf", "datasets", "datasets", "hf", "datasets by Hugging Face name (hf:NAME downloads unless --offline)")
     try:
         from animegen.metrics.inception import describe_weights
 
@@ -80,6 +79,10 @@ def checks() -> list[Check]:
     except ImportError:
         ok, detail, fix = False, "metrics module not available", "reinstall animegen"
     out.append(Check("fid weights", ok, detail, fix))
+    from animegen.offline import is_offline
+
+    out.append(Check("network", True, "offline: hf:NAME reads only the local Hugging Face cache" if is_offline()
+                     else "only hf:NAME data sources download (animegen --offline forbids it)"))
     if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
         out.append(Check("env", True, "CUDA_VISIBLE_DEVICES is empty: GPUs hidden"))
     return out

@@ -261,7 +261,8 @@ def make_detector(
     max_side: int | None = 1600,
 ) -> Detector:
     """Build a face detector (see the module doc for backends and options)."""
-    kw: dict[str, Any] = dict(min_size=min_size, min_confidence=min_confidence, upscale=upscale, pad=pad, max_side=max_side)
+    kw: dict[str, Any] = dict(min_size=min_size, min_confidence=min_confidence, upscale=upscale, pad=pad,
+                              max_side=max_side)
     if backend == "animeface":
         return AnimefaceDetector(**kw)
     if backend == "cascade":
