@@ -2,14 +2,15 @@
 
 Each image ``i`` of a set with seed ``K`` depends only on ``(K, i)``: its attributes come from
 ``SeedSequence([K, i])`` and its nuisance jitter (strand tips) from ``SeedSequence([K, i, 1])``, so image
-``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`.
+``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`
+(primitives in :mod:`~animegen.data.synth_paint`, constant shapes in :mod:`~animegen.data.synth_shapes`).
 
 Attributes (``ATTRIBUTES``) are sampled independently by default; ``correlate=True`` couples some of them
 (eye hue follows hair hue, blush follows the mouth, closed eyes smile, twin tails wear ribbons, darker
 hair goes with darker skin) for entangled-data experiments.
 
     >>> images, labels = render_faces(16, size=64, seed=0)      # uint8 [16, 64, 64, 3], dict of arrays
-    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached under ~/.cache/animegen/synth
+    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached in $ANIMEGEN_CACHE/synth
 """
 from __future__ import annotations
 
