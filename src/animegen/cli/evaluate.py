@@ -59,8 +59,9 @@ def evaluate(
     real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
                                    "the dataset's split, else the run's data.val_fraction/seed)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file "
-                                             "(pt_inception-2015-12-05-6726825d.pth enables IS)."),
+    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
+                                             "pt_inception-2015-12-05-6726825d.pth (not shipped: download it "
+                                             "from pytorch-fid's releases); the installed weights lack IS."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, the real subset and KID subsets."),
     batch_size: int = typer.Option(32, "--batch-size", help="Inception batch size."),
     kid_subsets: int = typer.Option(100, "--kid-subsets"),
@@ -76,7 +77,10 @@ def evaluate(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Read/write the cached real reference features "
                                "(--no-cache: recompute them, touch no cache)."),
 ) -> None:
-    """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint."""
+    """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint.
+
+    IS needs Inception weights the install does not ship (see --inception); without them it is reported as unavailable.
+    """
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json
@@ -126,7 +130,7 @@ def _print_summary(report: dict) -> None:
     t.add_row("KID", f"{f(report.get('kid'), '.4f')} ± {f(report.get('kid_std'), '.4f')}")
     t.add_row("precision / recall", f"{f(report.get('precision'))} / {f(report.get('recall'))}")
     t.add_row("IS", f"{f(report.get('is'), '.2f')} ± {f(report.get('is_std'), '.2f')}" if report.get("is") is not None
-              else "unavailable (needs the .pth weights)")
+              else "unavailable: needs pt_inception-…pth (--inception)")
     div = report.get("diversity") or {}
     t.add_row("diversity ratio (fake/real)", f(div.get("ratio")))
     sh = report.get("sharpness") or {}

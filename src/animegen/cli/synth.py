@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -37,13 +36,13 @@ def _check_out(out: Path, force: bool) -> None:
 def synth_command(
     n: int = typer.Option(20000, "--n", "-n", help="Number of faces (>= 1)."),
     size: int = typer.Option(64, "--size", "-s", help="Image size in pixels: 32, 64, 128 (any size >= 16 works)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
+    out: Path | None = typer.Option(None, "--out", "-o",
                                        help="Folder to write (built in a temp folder, then renamed)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed; image i is seeded from (seed, i)."),
     correlate: bool = typer.Option(False, "--correlate", help="Couple some attributes (eye hue follows hair hue, "
                                    "blush follows smiles, ...) for entangled-data experiments."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Rendering processes (default: all cores)."),
-    grid: Optional[Path] = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Rendering processes (default: all cores)."),
+    grid: Path | None = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
                                         "min(n, 64) faces (with no --out, only the sheet)."),
     force: bool = typer.Option(False, "--force",
                                help="Replace an existing non-empty --out folder that is not a synth folder."),

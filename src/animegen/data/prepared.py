@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import DataError
 from animegen.fsutil import atomic_write_text
 

@@ -2,14 +2,15 @@
 
 Each image ``i`` of a set with seed ``K`` depends only on ``(K, i)``: its attributes come from
 ``SeedSequence([K, i])`` and its nuisance jitter (strand tips) from ``SeedSequence([K, i, 1])``, so image
-``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`.
+``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`
+(primitives in :mod:`~animegen.data.synth_paint`, constant shapes in :mod:`~animegen.data.synth_shapes`).
 
 Attributes (``ATTRIBUTES``) are sampled independently by default; ``correlate=True`` couples some of them
 (eye hue follows hair hue, blush follows the mouth, closed eyes smile, twin tails wear ribbons, darker
 hair goes with darker skin) for entangled-data experiments.
 
     >>> images, labels = render_faces(16, size=64, seed=0)      # uint8 [16, 64, 64, 3], dict of arrays
-    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached under ~/.cache/animegen/synth
+    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached in $ANIMEGEN_CACHE/synth
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ import io
 import json
 import multiprocessing as mp
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -311,7 +313,8 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
     try:
         with atomic_path(path.with_suffix(".labels.npz")) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **labels)
+                arrays: dict[str, Any] = dict(labels)  # numpy's stub reads **kwargs as allow_pickle
+                np.savez(fh, **arrays)
         with atomic_path(path.with_suffix(".images.npy")) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, images)
@@ -321,7 +324,7 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
 
 def open_synthetic(rest: str, size: int = 64, workers: int | None = None, use_cache: bool | None = None):
     """The ``synth:`` data source: ``rest`` is ``"N"``, ``"N:SEED"`` or ``"N:SEED:correlate"``."""
-    from animegen.data.sources import ImageSet
+    from animegen.data.imageset import ImageSet
 
     n, seed, correlate = parse_spec(rest)
     size = _check_size(size)
