@@ -25,7 +25,7 @@ import numpy as np
 
 from animegen.data.sources import ImageSet
 from animegen.errors import DataError
-from animegen.fsutil import atomic_write_text
+from animegen.fsutil import atomic_write_text, read_json_limited, require_regular
 
 FORMAT = "animegen-prepared"
 VERSION = 1
@@ -140,8 +140,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not mpath.is_file():
         raise DataError(f"{folder} is not a prepared dataset: {MANIFEST} is missing (run animegen prepare)")
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        m = read_json_limited(mpath)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{mpath} is unreadable or corrupt ({exc}); re-run animegen prepare") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
@@ -164,6 +164,7 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     if not ipath.is_file():
         raise DataError(f"{folder}: {IMAGES} is missing; re-run animegen prepare")
     try:
+        require_regular(ipath)
         images = np.load(ipath, mmap_mode="c" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{ipath} is corrupt or truncated ({exc}); re-run animegen prepare") from None
@@ -191,6 +192,7 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     labels = None
     if m.get("labels"):
         try:
+            require_regular(folder / LABELS)
             with np.load(folder / LABELS, allow_pickle=False) as z:
                 labels = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError) as exc:

@@ -5,13 +5,21 @@ A reader yields :class:`RawItem` s in a fixed order (folders and zips: sorted by
 order; HF datasets and MNIST: row order). The payload is what a worker needs to decode the image:
 a file path (read by the worker), the bytes, a uint8 array (MNIST) or a :class:`Rejected` for
 something already known to be unusable (an unreadable folder, an archive cut short).
+
+Nothing is dropped silently except hidden entries (``.name``, ``__MACOSX``) and files without an image
+extension (counted as ``ignored``). Archive members dropped for safety (a ``..`` or absolute path, a
+link, a device, a FIFO) become ``unsafe`` rejects; names that are not valid UTF-8 become one
+``bad-name`` reject each (a folder with such a name: one line for the folder). Member names are
+normalised (``./a.png`` is ``a.png``, so ``tar -C dir .`` archives read like any other).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -64,6 +72,34 @@ def _is_image_name(name: str) -> bool:
 
 def _hidden(part: str) -> bool:
     return part.startswith(".") or part == "__MACOSX"
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 text: undecodable bytes (kept by Python as surrogates) shown as ``\\xNN``."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _bad_name(name: str) -> RawItem | None:
+    shown = printable(name)
+    if shown == name:
+        return None
+    return RawItem(shown, Rejected("bad-name", "the file name is not valid UTF-8; rename it"))
+
+
+def member_path(name: str) -> tuple[str, str | None]:
+    """An archive member name normalised (``./a/./b.png`` → ``a/b.png``, ``\\`` → ``/``) and why it is
+    unsafe (an absolute path or one that climbs out with ``..``), or None."""
+    raw = name.replace("\\", "/")
+    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":" and raw[0].isalpha()):
+        return raw, "absolute path"
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return raw, "path leaves the archive (..)"
+    return "/".join(parts), None
 
 
 def open_reader(spec: str) -> Reader:
@@ -126,15 +162,21 @@ def _folder_reader(spec: str, root: Path) -> Reader:
                 continue
             rel = prefix + e.name
             try:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((e.path, rel + "/"))
-                    continue
-                regular = e.is_file(follow_symlinks=False) or e.is_symlink()  # never FIFOs or devices
+                is_dir = e.is_dir(follow_symlinks=False)
             except OSError:
-                regular = False
-            if not (regular and _is_image_name(e.name)):
+                is_dir = False
+            bad = _bad_name(rel)
+            if bad is not None and (is_dir or _is_image_name(e.name)):
+                problems.append(bad)  # one line, also for a folder (its files are not searched)
+                continue
+            if is_dir:
+                stack.append((e.path, rel + "/"))
+                continue
+            if not _is_image_name(e.name):
                 ignored += 1
                 continue
+            # any other entry under an image name is listed: FIFOs, devices, links to folders and broken
+            # links are reported when read (decode.read_bytes opens regular files only, never blocking)
             files.append((rel, e.path))
             try:
                 st = e.stat()
@@ -160,51 +202,87 @@ def _folder_reader(spec: str, root: Path) -> Reader:
 # ----------------------------------------------------------------------------- zip
 
 
+def _zip_unsafe(info: zipfile.ZipInfo) -> str | None:
+    mode = info.external_attr >> 16 if info.create_system == 3 else 0
+    kind = stat.S_IFMT(mode)
+    if kind and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "link" if stat.S_ISLNK(mode) else "not a regular file"
+    return None
+
+
 def _zip_reader(spec: str, path: Path) -> Reader:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"cannot read {spec} as a zip archive: {exc}") from None
-    members = sorted((i for i in infos if not i.is_dir() and not any(_hidden(p) for p in i.filename.split("/"))),
-                     key=lambda i: i.filename)
-    images = [i for i in members if _is_image_name(i.filename)]
+    problems: list[RawItem] = []
+    members: list[tuple[str, zipfile.ZipInfo]] = []
+    for i in infos:
+        if i.is_dir():
+            continue
+        name, why = member_path(i.filename)
+        why = why or _zip_unsafe(i)
+        if why:
+            problems.append(RawItem(i.filename, Rejected("unsafe", f"zip member dropped for safety: {why}")))
+        elif not any(_hidden(p) for p in name.split("/")):
+            members.append((name, i))
+    members.sort(key=lambda m: m[0])
+    images = [m for m in members if _is_image_name(m[0])]
     ignored = len(members) - len(images)
-    if not images:
+    if not images and not problems:
         raise _empty(spec, ignored)
 
     def items() -> Iterator[RawItem]:
+        yield from problems
         with zipfile.ZipFile(path) as zf:
-            for info in images:
-                if info.file_size > MAX_MEMBER_BYTES:
-                    yield RawItem(info.filename, Rejected("too-large", f"{info.file_size:,} bytes uncompressed"))
+            for name, info in images:
+                limit = MAX_MEMBER_BYTES
+                if info.file_size > limit:
+                    yield RawItem(name, Rejected("too-large", f"{info.file_size:,} bytes uncompressed"))
                     continue
                 try:
-                    payload: bytes | Rejected = zf.read(info)
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+                    with zf.open(info) as fh:  # read at most limit + 1 bytes whatever the header claims
+                        data = fh.read(limit + 1)
+                    payload: bytes | Rejected = data if len(data) <= limit else Rejected(
+                        "too-large", f"more than {limit:,} bytes uncompressed")
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
                     payload = Rejected("corrupt", f"zip member: {exc}")
-                except RuntimeError as exc:  # encrypted member without a password
+                except (RuntimeError, NotImplementedError) as exc:  # encrypted member, unknown compression
                     payload = Rejected("unreadable", f"zip member: {exc}")
-                yield RawItem(info.filename, payload)
+                yield RawItem(name, payload)
 
-    return Reader("zip", spec, str(path.resolve()), len(images), items, _file_signature(path), ignored)
+    return Reader("zip", spec, str(path.resolve()), len(images) + len(problems), items, _file_signature(path),
+                  ignored)
 
 
 # ----------------------------------------------------------------------------- tar
 
 
-def _tar_wanted(m: tarfile.TarInfo) -> bool:
-    return m.isfile() and not any(_hidden(p) for p in m.name.split("/"))
+def _tar_classify(m: tarfile.TarInfo) -> tuple[str, RawItem | None] | None:
+    """``(normalised name, reject or None)`` for a member to read or report; None to skip it silently
+    (folders, hidden entries)."""
+    if m.isdir():
+        return None
+    name, why = member_path(m.name)
+    if why is None and not m.isfile():
+        why = ("link to " + printable(m.linkname)) if (m.issym() or m.islnk()) else (
+            "device" if (m.ischr() or m.isblk()) else "FIFO" if m.isfifo() else "not a regular file")
+    if why is not None:
+        return name, RawItem(printable(m.name), Rejected("unsafe", f"tar member dropped for safety: {why}"))
+    if any(_hidden(p) for p in name.split("/")):
+        return None
+    return name, _bad_name(name) if _is_image_name(name) else None
 
 
-def _tar_item(tf: tarfile.TarFile, m: tarfile.TarInfo) -> RawItem:
+def _tar_item(tf: tarfile.TarFile, m: tarfile.TarInfo, name: str) -> RawItem:
     if m.size > MAX_MEMBER_BYTES:
-        return RawItem(m.name, Rejected("too-large", f"{m.size:,} bytes"))
+        return RawItem(name, Rejected("too-large", f"{m.size:,} bytes"))
     fh = tf.extractfile(m)
-    data = fh.read() if fh is not None else b""
+    data = fh.read(MAX_MEMBER_BYTES + 1) if fh is not None else b""
     if len(data) < m.size:
-        return RawItem(m.name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
-    return RawItem(m.name, data)
+        return RawItem(name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
+    return RawItem(name, data)
 
 
 def _tar_reader(spec: str, path: Path) -> Reader:
@@ -220,39 +298,56 @@ def _tar_reader(spec: str, path: Path) -> Reader:
         raise DataError(f"cannot read {spec} as a tar archive: {exc}") from None
     if first is None:
         raise _empty(spec, 0)
-    members: list[tarfile.TarInfo] = []
+    members: list[tuple[str, tarfile.TarInfo]] = []
+    problems: list[RawItem] = []
     list_error = ""
+    ignored = 0
     if not compressed:  # listing a plain tar only reads the headers
         with tarfile.open(path, "r:") as tf:
             try:
                 tf.getmembers()
             except (tarfile.TarError, OSError, EOFError) as exc:  # cut short: keep the members listed so far
                 list_error = str(exc)
-            wanted = [m for m in tf.members if _tar_wanted(m)]
-        members = sorted((m for m in wanted if _is_image_name(m.name)), key=lambda m: m.name)
-        if not members:
-            raise _empty(spec, len(wanted))
+            for m in tf.members:
+                c = _tar_classify(m)
+                if c is None:
+                    continue
+                if c[1] is not None:
+                    problems.append(c[1])
+                elif _is_image_name(c[0]):
+                    members.append((c[0], m))
+                else:
+                    ignored += 1
+        members.sort(key=lambda x: x[0])
+        if not members and not problems:
+            raise _empty(spec, ignored)
 
     def items() -> Iterator[RawItem]:
         n = 0
         try:
             with tarfile.open(path, "r:*") as tf:
                 if not compressed:
-                    for m in members:
+                    yield from problems
+                    for name, m in members:
                         n += 1
-                        yield _tar_item(tf, m)
+                        yield _tar_item(tf, m, name)
                     if list_error:
                         yield RawItem(f"{path.name}#after-{len(members)}", Rejected("truncated", f"archive cut short: {list_error}"))
                     return
                 reader.ignored = 0
                 for m in tf:
-                    if not _tar_wanted(m):
-                        continue
-                    if not _is_image_name(m.name):
-                        reader.ignored += 1
+                    c = _tar_classify(m)
+                    if c is None:
                         continue
                     n += 1
-                    item = _tar_item(tf, m)
+                    if c[1] is not None:
+                        yield c[1]
+                        continue
+                    if not _is_image_name(c[0]):
+                        reader.ignored += 1
+                        n -= 1
+                        continue
+                    item = _tar_item(tf, m, c[0])
                     yield item
                     if isinstance(item.payload, Rejected) and item.payload.reason == "truncated":
                         return
@@ -261,8 +356,7 @@ def _tar_reader(spec: str, path: Path) -> Reader:
         if n == 0:
             raise _empty(spec, reader.ignored)
 
-    ignored = 0 if compressed else sum(1 for m in tf.members if _tar_wanted(m) and not _is_image_name(m.name))
-    reader = Reader("tar", spec, str(path.resolve()), None if compressed else len(members), items,
+    reader = Reader("tar", spec, str(path.resolve()), None if compressed else len(members) + len(problems), items,
                     _file_signature(path), ignored)
     return reader  # for compressed tars, items() counts reader.ignored as it goes
 
