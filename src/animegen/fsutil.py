@@ -265,6 +265,7 @@ OWNERSHIP: dict[str, Callable[[bytes], bool]] = {
     "gif": lambda b: b.startswith((b"GIF87a", b"GIF89a")) and b"written by " + MARKER.encode() in b,
     "json": _json_ours,
     "md": lambda b: b.startswith(b"<!-- written by " + MARKER.encode()),
+    "text": lambda b: b.startswith(b"# written by " + MARKER.encode()),
     "html": lambda b: b"<meta name='generator' content='" + MARKER.encode() in b[:4096],
     "csv": lambda b: b.startswith(b"# written by " + MARKER.encode()),
     "safetensors": _safetensors_ours,
@@ -274,10 +275,11 @@ OWNERSHIP: dict[str, Callable[[bytes], bool]] = {
 """How each output format recognises a file that an earlier animegen run wrote (a marker in the file)."""
 
 
-def written_by_us(path: str | os.PathLike, fmt: str | None = None) -> bool:
+def written_by_us(path: str | os.PathLike, fmt: str | None = None,
+                  ours: Callable[[bytes], bool] | None = None) -> bool:
     """Whether the regular file ``path`` carries the animegen marker of its format (see :func:`check_output`)."""
     fmt = fmt or _SUFFIX_FORMAT.get(Path(path).suffix.lower())
-    test = OWNERSHIP.get(fmt or "")
+    test = ours or OWNERSHIP.get(fmt or "")
     if test is None:
         return False
     try:
@@ -299,7 +301,7 @@ def written_by_us(path: str | os.PathLike, fmt: str | None = None) -> bool:
 
 
 def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), kind: str = "file", *,
-                 fmt: str | None = None, option: str = "--out") -> Path:
+                 fmt: str | None = None, option: str = "--out", ours: Callable[[bytes], bool] | None = None) -> Path:
     """Validate an output path before any work starts; returns it as a Path.
 
     The rule: **never write over an input, nor over a file animegen did not write.**
@@ -308,18 +310,19 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
       a regular file (links followed; never a FIFO or device) that an earlier animegen run wrote, which
       is recognised by a marker in the file for its format ``fmt`` (default: from the suffix):
       PNG: a ``tEXt`` chunk ``Software=animegen ...`` (:func:`animegen.imaging.save_png`); GIF: the comment
-      ``written by animegen``; JSON: a top-level ``"software": "animegen ..."`` key; Markdown/CSV/HTML: a
-      first-line comment / generator meta tag; safetensors: an ``animegen`` metadata key; MP4: an MP4
-      signature. A file without the marker (a photo, a checkpoint under a .png name, a notes file, any
+      ``written by animegen``; JSON: a top-level ``"software": "animegen ..."`` key; Markdown, CSV and text:
+      a first line ``<!-- written by animegen`` / ``# written by animegen``; HTML: a generator meta tag;
+      safetensors: an ``animegen`` metadata key; ``.npz``: the word animegen in its first entries; MP4 (no
+      marker): the MP4 signature. A file without the marker (a photo, a checkpoint under a .png name, a notes file, any
       unknown format) is refused, whatever its name.
     - ``kind="dir"``: ``out`` must not be an existing file. The command writes only its own names into
       the folder and replaces only what it wrote (:func:`atomic_dir` with ``owned``); call
       :func:`check_dir_output` for the names it will write.
-    - In both cases ``out`` must not be one of ``inputs`` (the same path, or the same file through a link),
-      and for ``kind="dir"`` no input may lie inside ``out``.
+    - In both cases ``out`` must not be one of ``inputs`` (the same path, or the same file through a link).
 
     Raises :class:`~animegen.errors.AnimegenError` with one line saying what to pass instead. ``option``
-    names the option in that line.
+    names the option in that line. ``ours`` (bytes of the file's first MiB → bool) replaces the marker
+    test for outputs whose format has no room for a marker (e.g. a CSV recognised by its header row).
     """
     from animegen.errors import AnimegenError
 
@@ -338,21 +341,19 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (
             continue
         if same:
             raise AnimegenError(f"{option} {p} is an input of this command ({item}); choose another output path")
-        if kind == "dir" and target in rsrc.parents:
-            raise AnimegenError(f"{option} {p} holds an input of this command ({item}); choose another output folder")
     if kind == "file":
         if p.is_dir():
             raise AnimegenError(f"{option} {p} is a folder; pass a file name (e.g. {p / 'out.png'})")
         if os.path.lexists(p):
             if not p.exists():
                 raise AnimegenError(f"{option} {p} is a broken link; remove it or choose another file name")
-            _check_replaceable(p, fmt, option)
+            _check_replaceable(p, fmt, option, ours)
     elif os.path.lexists(p) and not p.is_dir():
         raise AnimegenError(f"{option} {p} is a file; pass a folder")
     return p
 
 
-def _check_replaceable(p: Path, fmt: str | None, option: str) -> None:
+def _check_replaceable(p: Path, fmt: str | None, option: str, ours: Callable[[bytes], bool] | None) -> None:
     from animegen.errors import AnimegenError
 
     try:
@@ -361,7 +362,7 @@ def _check_replaceable(p: Path, fmt: str | None, option: str) -> None:
         raise AnimegenError(f"{option} {exc}; choose another file name") from None
     except OSError as exc:
         raise AnimegenError(f"{option} {p}: {exc.strerror or exc}") from None
-    if not written_by_us(p, fmt):
+    if not written_by_us(p, fmt, ours):
         raise AnimegenError(f"{option} {p} exists and was not written by animegen; "
                             "move it away or choose another file name (animegen never overwrites your files)")
 

@@ -158,10 +158,17 @@ def make_grid(
 
 
 def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> None:
-    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG."""
+    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG, marked ``Software=animegen ...``
+    (a tEXt chunk: what lets a later run replace it, see :func:`animegen.fsutil.check_output`)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from animegen import __version__
+
     pil = image if isinstance(image, Image.Image) else Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+    info = PngInfo()
+    info.add_text("Software", f"animegen {__version__}")
     buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
+    pil.save(buf, format="PNG", optimize=True, pnginfo=info)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -197,7 +204,7 @@ def save_gif(frames: Iterable[np.ndarray | torch.Tensor], path: str | os.PathLik
     pils = [Image.fromarray(a) for a in arr]
     buf = io.BytesIO()
     pils[0].save(buf, format="GIF", save_all=True, append_images=pils[1:], duration=int(round(1000 / fps)),
-                 loop=loop, disposal=2, optimize=False)
+                 loop=loop, disposal=2, optimize=False, comment=b"written by animegen")
     atomic_write_bytes(path, buf.getvalue())
 
 
