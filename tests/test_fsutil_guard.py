@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from animegen.errors import AnimegenError
-from animegen.fsutil import (ReadRefused, atomic_dir, check_dir_output, check_output, read_limited,
-                             written_by_us)
+from animegen.fsutil import ReadRefused, atomic_dir, check_dir_output, check_output, read_limited, written_by_us
 from animegen.imaging import save_png
 
 pytestmark = pytest.mark.timeout(60)

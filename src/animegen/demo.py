@@ -44,10 +44,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     from animegen.checkpoint import load_model
     from animegen.data.sources import open_source
     from animegen.data.synthetic import write_dataset
+    from animegen.fsutil import check_output
     from animegen.report.html import Page
     from animegen.train.trainer import train
-
-    from animegen.fsutil import check_output
 
     out = check_output(out, (), kind="dir")
     for name in OUTPUTS:  # before any work: never over a file we did not write

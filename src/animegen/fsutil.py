@@ -300,7 +300,7 @@ def written_by_us(path: str | os.PathLike, fmt: str | None = None,
     return test(head)
 
 
-def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), kind: str = "file", *,
+def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None] = (), kind: str = "file", *,
                  fmt: str | None = None, option: str = "--out", ours: Callable[[bytes], bool] | None = None) -> Path:
     """Validate an output path before any work starts; returns it as a Path.
 

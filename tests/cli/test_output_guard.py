@@ -39,7 +39,7 @@ def refused(argv, capsys, *protected: Path, match: str = "") -> str:
 
 
 @pytest.fixture
-def ckpt(tmp_path, toys):
+def ckpt(tmp_path, toys):  # noqa: F811 - the fixture imported above
     torch.manual_seed(0)
     path = tmp_path / "run-1" / "final.safetensors"
     save_model(path, ToyGAN(ToyGANConfig(), DataSpec(3, 16)))

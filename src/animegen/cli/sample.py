@@ -90,7 +90,7 @@ def sample_command(
     if separate:
         folder.mkdir(parents=True, exist_ok=True)
         arr = to_uint8(images)  # [n, H, W, C]
-        for name, im in zip(names, arr):
+        for name, im in zip(names, arr, strict=True):
             save_png(im, folder / name)
         typer.echo(str(folder))
     else:

@@ -400,8 +400,8 @@ def owned_files(path: str | os.PathLike) -> set[str]:
     except (TypeError, ValueError):
         count = 0
     names = {"manifest.json", "labels.csv"}
-    for e in os.scandir(path):
-        stem, dot, ext = e.name.partition(".")
+    for e in os.scandir(Path(path)):
+        stem, _, ext = e.name.partition(".")
         if ext == "png" and stem.isdigit() and int(stem) < count and png_name(int(stem)) == e.name:
             names.add(e.name)
     return names
