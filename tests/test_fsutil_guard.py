@@ -107,3 +107,9 @@ def test_read_limited(tmp_path):
         with pytest.raises(ReadRefused) as e:
             read_limited(special, 10)
         assert e.value.reason == "not-a-file"
+
+
+def test_output_under_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(AnimegenError, match="is a file, not a folder"):
+        check_output(tmp_path / "f" / "sub" / "out.png", ())

@@ -123,12 +123,14 @@ def _merge_into(new: Path, final: Path, ours: set[str]) -> None:
     if clash:
         raise AnimegenError(f"{final} already holds {clash[0]!r}, which animegen did not write there; "
                             "move it away or choose another output folder")
-    # the manifest (if any) goes first and comes back last: a crash in between leaves no half-described folder
+    # the old manifest goes first and the new one comes last: a crash in between never leaves a manifest
+    # that describes files it did not write
+    if "manifest.json" in ours:
+        _remove(final / "manifest.json")
     for name in sorted(ours - set(incoming)):
         _remove(final / name)
-    last = [n for n in incoming if n == "manifest.json"]
-    for name in [n for n in incoming if n != "manifest.json"] + last:
-        if name == "manifest.json" or (final / name).is_dir():
+    for name in [n for n in incoming if n != "manifest.json"] + [n for n in incoming if n == "manifest.json"]:
+        if (final / name).is_dir() and not (final / name).is_symlink():
             _remove(final / name)
         os.replace(new / name, final / name)
     _fsync_dir(final)
@@ -329,6 +331,11 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | No
     p = Path(out).expanduser()
     if kind not in ("file", "dir"):
         raise ValueError(f"kind must be 'file' or 'dir', got {kind!r}")
+    parent = p.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if os.path.lexists(parent) and not parent.is_dir():
+        raise AnimegenError(f"{option} {p}: {parent} is a file, not a folder; choose another path")
     target = p.resolve()
     for item in inputs:
         if item is None or str(item) == "":

@@ -228,3 +228,12 @@ def test_checkpoint_that_is_a_fifo_does_not_hang(tmp_path):
     os.mkfifo(tmp_path / "x.safetensors")
     with pytest.raises(CheckpointError, match="not a regular file"):
         read_header(tmp_path / "x.safetensors")
+
+
+def test_source_that_is_a_fifo_or_device_is_one_error(tmp_path):
+    from animegen.errors import DataError
+
+    os.mkfifo(tmp_path / "x.tar")
+    for spec in (tmp_path / "x.tar", "/dev/zero"):
+        with pytest.raises(DataError, match="not a regular file"):
+            open_reader(str(spec))

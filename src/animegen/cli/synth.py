@@ -66,6 +66,10 @@ def synth_command(
         raise AnimegenError("nothing to write: pass --out FOLDER (and/or --grid FILE.png)")
     if grid is not None and grid.suffix.lower() != ".png":
         raise AnimegenError(f"--grid writes a PNG; pass a path ending in .png (got {grid})")
+    if grid is not None:  # before any work: never over a file we did not write
+        from animegen.fsutil import check_output
+
+        check_output(grid, [out] if out is not None else [], kind="file", fmt="png", option="--grid")
     if out is not None:
         _check_out(out, force)
         t0 = time.perf_counter()

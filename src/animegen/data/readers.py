@@ -28,6 +28,7 @@ import numpy as np
 
 from animegen.data.decode import Rejected
 from animegen.errors import AnimegenError, DataError, require
+from animegen.fsutil import require_regular
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".bmp", ".dib",
                         ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".avif"})
@@ -114,6 +115,10 @@ def open_reader(spec: str) -> Reader:
         raise DataError(f"source not found: {spec} (expected a folder, .zip, .tar(.gz), hf:NAME or mnist:DIR)")
     if path.is_dir():
         return _folder_reader(spec, path)
+    try:  # probing a FIFO or a device as an archive would block or never end
+        require_regular(path)
+    except OSError as exc:
+        raise DataError(f"cannot read {spec}: {exc}") from None
     low = path.name.lower()
     if low.endswith(".zip") or (zipfile.is_zipfile(path) and not low.endswith(ARCHIVE_EXTS[1:])):
         return _zip_reader(spec, path)
