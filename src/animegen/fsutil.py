@@ -85,9 +85,9 @@ def atomic_write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
 def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], Iterable[str]] | None = None) -> Iterator[Path]:
     """Build a directory under a temporary name and move it to ``path`` only when complete.
 
-    ``path`` absent or empty: the new folder is renamed into place. ``path`` an existing folder: only the
-    entries that ``owned(path)`` names (what an earlier run of the same writer wrote there) are removed
-    or replaced; anything else in it (a user's own files) is kept. Without ``owned`` nothing in an
+    ``path`` absent or empty, or holding only entries that ``owned(path)`` names (what an earlier run of the
+    same writer wrote there): the new folder replaces it in one rename. Otherwise only the entries that
+    ``owned(path)`` names are removed or replaced; anything else in it (a user's own files) is kept. Without ``owned`` nothing in an
     existing non-empty folder counts as ours, so the new entries are moved in beside the old ones; an
     entry of the new folder whose name is taken by a file we do not own raises
     :class:`~animegen.errors.AnimegenError` before anything is moved (call :func:`check_dir_output`
@@ -100,9 +100,16 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], Iterable[str]] |
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         _fsync_dir(tmp)
-        if final.is_dir() and any(final.iterdir()):
-            _merge_into(tmp, final, set(owned(final)) if owned is not None else set())
+        ours = set(owned(final)) if owned is not None and final.is_dir() else set()
+        present = {e.name for e in os.scandir(final)} if final.is_dir() else set()
+        if present and not present <= ours:  # a user's files are there too: move ours in beside them
+            _merge_into(tmp, final, ours)
             shutil.rmtree(tmp, ignore_errors=True)
+        elif present:  # everything there is ours: swap the whole folder at once
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             if final.is_dir():
                 final.rmdir()
