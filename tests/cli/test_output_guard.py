@@ -130,3 +130,10 @@ def test_prepare_over_a_dataset_keeps_the_users_files(tmp_path, capsys):
     # --preview over a file we did not write, or over the source itself, is refused
     refused(["prepare", str(src), "--size", "16", "--workers", "1", "--preview", str(src / "0.png")], capsys,
             src / "0.png")
+
+
+def test_weights_file_that_is_a_fifo_is_one_line(tmp_path, capsys):
+    import os
+
+    os.mkfifo(tmp_path / "w.pth")
+    refused(["fid-ref", "synth:8", "--inception", str(tmp_path / "w.pth")], capsys, match="not a regular file")

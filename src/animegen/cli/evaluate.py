@@ -48,6 +48,18 @@ def _metrics_json_ours(head: bytes) -> bool:
                                       or (isinstance(obj.get("protocol"), dict) and "checkpoint" in obj))
 
 
+def _check_weights_file(path: Path | None) -> None:
+    """--inception must be a regular file: a FIFO or a device would block or never end."""
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import require_regular
+
+    if path is not None and path.exists():
+        try:
+            require_regular(path)
+        except OSError as exc:
+            raise AnimegenError(f"--inception {exc}") from None
+
+
 def _run_data_config(ckpt: Path) -> dict:
     """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
     for folder in (ckpt.parent, ckpt.parent.parent):
@@ -110,6 +122,7 @@ def evaluate(
                           ours=_metrics_json_ours)  # never over the checkpoint or a file we did not write
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     run_data = _run_data_config(checkpoint)
     source = data or run_data.get("source")
@@ -226,6 +239,7 @@ def fid_ref(
     from animegen.metrics.inception import get_extractor
     from animegen.metrics.refstats import reference_features, save, split_images, split_key
 
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     ds = open_source(dataset, size=size)
     images, how = split_images(ds, split, val_fraction, split_seed)
