@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animegen.data import decode, readers
+from animegen.data import archives, decode
 from animegen.data.decode import Rejected, read_bytes
 from animegen.data.pipeline import PrepareOptions
 from animegen.data.prepare import prepare
@@ -179,7 +179,7 @@ def test_zip_bomb_member_is_refused_before_reading(tmp_path, monkeypatch):
     with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("ok.png", png(1))
         zf.writestr("bomb.png", b"\0" * 200_000)
-    monkeypatch.setattr(readers, "MAX_MEMBER_BYTES", 100_000)
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 100_000)
     count, rows = run(z, tmp_path / "out")
     assert count == 1 and rows["bomb.png"][0] == "too-large"
 
