@@ -137,3 +137,12 @@ def test_weights_file_that_is_a_fifo_is_one_line(tmp_path, capsys):
 
     os.mkfifo(tmp_path / "w.pth")
     refused(["fid-ref", "synth:8", "--inception", str(tmp_path / "w.pth")], capsys, match="not a regular file")
+
+
+def test_checkpoint_that_is_a_fifo_does_not_hang_sample(tmp_path, capsys):
+    import os
+
+    os.mkfifo(tmp_path / "x.safetensors")
+    refused(["sample", str(tmp_path / "x.safetensors"), "--n", "2", "--out", str(tmp_path / "g.png")], capsys,
+            match="not a regular file")
+    assert not (tmp_path / "g.png").exists()

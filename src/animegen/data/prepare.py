@@ -151,7 +151,8 @@ def _check_out(out: Path, source_location: str) -> None:
         if not out.is_dir():
             raise DataError(f"--out {out} exists and is a file; choose a folder name")
         if not (out / MANIFEST).is_file() and any(out.iterdir()):
-            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder (it would be replaced)")
+            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder "
+                            "(prepare writes only into a new folder or an earlier dataset)")
     try:
         if Path(source_location).resolve() == out.resolve():
             raise DataError("--out must differ from the source folder")
