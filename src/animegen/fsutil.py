@@ -87,9 +87,9 @@ def atomic_dir(path: str | os.PathLike, owned: Callable[[Path], Iterable[str]] |
 
     ``path`` absent or empty, or holding only entries that ``owned(path)`` names (what an earlier run of the
     same writer wrote there): the new folder replaces it in one rename. Otherwise only the entries that
-    ``owned(path)`` names are removed or replaced; anything else in it (a user's own files) is kept. Without ``owned`` nothing in an
-    existing non-empty folder counts as ours, so the new entries are moved in beside the old ones; an
-    entry of the new folder whose name is taken by a file we do not own raises
+    ``owned(path)`` names are removed or replaced, one rename each (the manifest last); anything else in it
+    (a user's own files) is kept. Without ``owned`` nothing in an existing folder counts as ours. An entry
+    of the new folder whose name is taken by a file we do not own raises
     :class:`~animegen.errors.AnimegenError` before anything is moved (call :func:`check_dir_output`
     first to fail before the work).
     """
