@@ -146,3 +146,18 @@ def test_checkpoint_that_is_a_fifo_does_not_hang_sample(tmp_path, capsys):
     refused(["sample", str(tmp_path / "x.safetensors"), "--n", "2", "--out", str(tmp_path / "g.png")], capsys,
             match="not a regular file")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_synth_over_a_synth_folder_keeps_the_users_files(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert run_cli(["synth", "--n", "4", "--size", "32", "--workers", "1", "--out", str(out)], capsys)[0] == 0
+    (out / "NOTES.md").write_text("mine")
+    assert run_cli(["synth", "--n", "2", "--size", "32", "--workers", "1", "--out", str(out)], capsys)[0] == 0
+    assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "NOTES.md", "labels.csv",
+                                                     "manifest.json"]
+    Image.new("RGB", (8, 8)).save(out / "000002.png")  # a user's picture under a name synth would write
+    refused(["synth", "--n", "3", "--size", "32", "--workers", "1", "--out", str(out)], capsys, out / "000002.png",
+            out / "manifest.json", match="000002.png")
+    grid = tmp_path / "sheet.png"
+    Image.new("RGB", (8, 8)).save(grid)
+    refused(["synth", "--n", "3", "--size", "32", "--grid", str(grid)], capsys, grid, match="--grid")
