@@ -70,7 +70,7 @@ def test_data_readers_do_not_import_the_dispatcher_at_module_level():
     """``data.sources`` dispatches to the readers lazily; the readers must not import it back (``ImageSet``
     lives in ``data.imageset``), or importing a reader first would depend on import order."""
     mods = _modules()
-    dispatched = ["animegen.data.synthetic", "animegen.data.mnist", "animegen.data.prepared"]
+    dispatched = ["animegen.data.synthetic", "animegen.data.mnist", "animegen.data.prepared", "animegen.data.prepare"]
     for name in dispatched:
         imported = _imports(mods[name], top_level_only=True)
         assert not any(_under(m, "animegen.data.sources") for m in imported), name

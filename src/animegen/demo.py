@@ -8,13 +8,16 @@ from pathlib import Path
 import torch
 
 from animegen.config import DataConfig, RunConfig, TrainConfig, apply_overrides, model_config_class
-from animegen.errors import AnimegenError
 from animegen.imaging import make_grid, save_gif, save_grid, to_tensor
 from animegen.progress import info
 from animegen.runs import read_metrics
 
 # the VAE the demo trains: the shared conv backbone, a Gaussian likelihood (seed 001's σ), short warm-up
 DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=300", "model.lr=1e-3"]
+
+
+OUTPUTS = ("samples.png", "samples_fitted.png", "reconstructions.png", "interpolation.gif", "index.html")
+"""The files the demo writes at the top of its folder (besides ``data/`` and ``runs/``)."""
 
 
 def demo_config(minutes: float, n: int, size: int, seed: int) -> RunConfig:
@@ -41,12 +44,13 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     from animegen.checkpoint import load_model
     from animegen.data.sources import open_source
     from animegen.data.synthetic import write_dataset
+    from animegen.fsutil import check_output
     from animegen.report.html import Page
     from animegen.train.trainer import train
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AnimegenError(f"--out {out} is a file; pass a folder")
+    out = check_output(out, (), kind="dir")
+    for name in OUTPUTS:  # before any work: never over a file we did not write
+        check_output(out / name, (), kind="file")
     t0 = time.time()
     info(f"[1/4] rendering {n} synthetic faces at {size}px → {out / 'data'}")
     write_dataset(out / "data", n=n, size=size, seed=seed)

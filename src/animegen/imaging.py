@@ -159,12 +159,19 @@ def make_grid(
 
 
 def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> None:
-    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG."""
+    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG, marked ``Software=animegen ...``
+    (a tEXt chunk: what lets a later run replace it, see :func:`animegen.fsutil.check_output`)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from animegen import __version__
+
     if not isinstance(image, Image.Image):
         image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
     pil = image
+    info = PngInfo()
+    info.add_text("Software", f"animegen {__version__}")
     buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
+    pil.save(buf, format="PNG", optimize=True, pnginfo=info)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -213,6 +220,7 @@ def save_gif(
         loop=loop,
         disposal=2,
         optimize=False,
+        comment=b"written by animegen",
     )
     atomic_write_bytes(path, buf.getvalue())
 

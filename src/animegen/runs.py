@@ -82,7 +82,9 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     out = []
     if not path.exists():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    from animegen.fsutil import read_text_limited
+
+    for line in read_text_limited(path).splitlines():  # a regular file, bounded: never a FIFO
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:

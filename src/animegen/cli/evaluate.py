@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from animegen.cli.app import app
+from animegen.fsutil import read_json_limited
 
 EVALUATE_EPILOG = """Examples:
 
@@ -36,14 +37,37 @@ def _load_model(ckpt: Path):
     return animegen.load(ckpt)
 
 
+def _metrics_json_ours(head: bytes) -> bool:
+    """A metrics.json that ``evaluate`` wrote: marked ``"software": "animegen ..."`` (older ones: the report's
+    ``protocol`` and ``checkpoint`` keys)."""
+    try:
+        obj = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and (str(obj.get("software", "")).startswith("animegen")
+                                      or (isinstance(obj.get("protocol"), dict) and "checkpoint" in obj))
+
+
+def _check_weights_file(path: Path | None) -> None:
+    """--inception must be a regular file: a FIFO or a device would block or never end."""
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import require_regular
+
+    if path is not None and path.exists():
+        try:
+            require_regular(path)
+        except OSError as exc:
+            raise AnimegenError(f"--inception {exc}") from None
+
+
 def _run_data_config(ckpt: Path) -> dict:
     """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
     for folder in (ckpt.parent, ckpt.parent.parent):
         cfg = folder / "config.json"
         if cfg.is_file():
             try:
-                data = json.loads(cfg.read_text(encoding="utf-8")).get("data", {})
-            except (OSError, json.JSONDecodeError, AttributeError):
+                data = read_json_limited(cfg).get("data", {})
+            except (OSError, ValueError, AttributeError):
                 return {}
             return data if isinstance(data, dict) else {}
     return {}
@@ -81,9 +105,10 @@ def evaluate(
 
     IS needs Inception weights the install does not ship (see --inception); without them it is reported as unavailable.
     """
+    from animegen import __version__
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
-    from animegen.fsutil import atomic_write_json
+    from animegen.fsutil import atomic_write_json, check_output
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
     from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
@@ -97,8 +122,11 @@ def evaluate(
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
+    target = check_output(out or checkpoint.parent / "metrics.json", [checkpoint, data], kind="file", fmt="json",
+                          ours=_metrics_json_ours)  # never over the checkpoint or a file we did not write
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     run_data = _run_data_config(checkpoint)
     source = data or run_data.get("source")
@@ -112,7 +140,7 @@ def evaluate(
                        inception=str(inception) if inception else None, precision=precision)
     report = evaluate_model(model, real, opts, extractor=extractor)
     report["checkpoint"] = str(checkpoint)
-    target = out or checkpoint.parent / "metrics.json"
+    report["software"] = f"animegen {__version__}"
     atomic_write_json(target, report)
     info(f"wrote {target}")
     _print_summary(report)
@@ -162,10 +190,21 @@ def compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from animegen.fsutil import atomic_write_json, atomic_write_text
+    from animegen import __version__
+    from animegen.fsutil import atomic_write_json, atomic_write_text, check_output
     from animegen.metrics.compare import COLUMNS, compare as compare_runs, fmt, to_csv, to_markdown
     from animegen.progress import info
 
+    base = out or Path("comparison")
+    if not no_save:  # before reading anything: never over an input or a file we did not write
+        inputs = [*runs, *(r / "metrics.json" for r in runs)]
+        header = to_csv([]).encode()
+        targets = {
+            "md": check_output(base.with_name(base.name + ".md"), inputs, fmt="md"),
+            "csv": check_output(base.with_name(base.name + ".csv"), inputs, fmt="csv",
+                                ours=lambda b: b.startswith(header)),
+            "json": check_output(base.with_name(base.name + ".json"), inputs, fmt="json"),
+        }
     rows, warnings = compare_runs(runs)
     cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
     table = Table(title="animegen compare")
@@ -177,10 +216,10 @@ def compare(
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)
     if not no_save:
-        base = out or Path("comparison")
-        atomic_write_text(base.with_name(base.name + ".md"), to_markdown(rows, warnings))
-        atomic_write_text(base.with_name(base.name + ".csv"), to_csv(rows))
-        atomic_write_json(base.with_name(base.name + ".json"), {"rows": rows, "warnings": warnings})
+        atomic_write_text(targets["md"], f"<!-- written by animegen {__version__} compare -->\n"
+                          + to_markdown(rows, warnings))
+        atomic_write_text(targets["csv"], to_csv(rows))
+        atomic_write_json(targets["json"], {"software": f"animegen {__version__}", "rows": rows, "warnings": warnings})
         info(f"wrote {base}.md, {base}.csv, {base}.json")
 
 
@@ -204,6 +243,7 @@ def fid_ref(
     from animegen.metrics.inception import get_extractor
     from animegen.metrics.refstats import reference_features, save, split_images, split_key
 
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     ds = open_source(dataset, size=size)
     images, how = split_images(ds, split, val_fraction, split_seed)

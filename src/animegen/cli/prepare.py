@@ -24,8 +24,8 @@ EPILOG = "Examples:\n\n" + "\n\n".join(EXAMPLES)
 def prepare(
     source: str = typer.Argument(..., help="A folder (searched recursively), .zip, .tar(.gz), hf:NAME (HF dataset name "
                                             "or local imagefolder path, hf:NAME:SPLIT) or mnist:DIR[:test]."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to write (replaced atomically if it "
-                                                                   "is a prepared dataset already)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to write (an existing dataset: only "
+                                                                   "the files prepare wrote there are replaced)."),
     size: int = typer.Option(64, "--size", help="Side of the square output images, in pixels."),
     crop: str = typer.Option("none", "--crop", help="none: inputs are face crops (centre square); "
                                                     "detect: find anime faces in full illustrations."),

@@ -29,7 +29,7 @@ def _check_out(out: Path, force: bool) -> None:
         raise AnimegenError(f"--out {out} is a file; pass a folder path")
     if out.is_dir() and any(out.iterdir()) and not is_synth_dir(out) and not force:
         raise AnimegenError(f"--out {out} exists, is not empty and is not a synth folder; "
-                            "pick another folder or pass --force to replace it")
+                            "pick another folder or pass --force to write beside its files")
 
 
 @app.command("synth", epilog=EXAMPLES)
@@ -45,7 +45,8 @@ def synth_command(
     grid: Path | None = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
                                         "min(n, 64) faces (with no --out, only the sheet)."),
     force: bool = typer.Option(False, "--force",
-                               help="Replace an existing non-empty --out folder that is not a synth folder."),
+                               help="Write into an existing non-empty --out folder that is not a synth folder "
+                                    "(its own files are kept; a file named like one of ours stops the command)."),
 ) -> None:
     """Render procedural anime faces with known attributes (PNGs + labels.csv + manifest.json)."""
     from animegen.data.synthetic import MIN_SIZE, write_dataset
@@ -64,6 +65,10 @@ def synth_command(
         raise AnimegenError("nothing to write: pass --out FOLDER (and/or --grid FILE.png)")
     if grid is not None and grid.suffix.lower() != ".png":
         raise AnimegenError(f"--grid writes a PNG; pass a path ending in .png (got {grid})")
+    if grid is not None:  # before any work: never over a file we did not write
+        from animegen.fsutil import check_output
+
+        check_output(grid, [out] if out is not None else [], kind="file", fmt="png", option="--grid")
     if out is not None:
         _check_out(out, force)
         t0 = time.perf_counter()

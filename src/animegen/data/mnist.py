@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from animegen.errors import DataError
 SPLITS = {"train": "train", "test": "t10k", "t10k": "t10k"}
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+MAX_IDX_BYTES = 256 * 2**20
+"""IDX files (after gunzip) bigger than this are refused: the 60,000 training images are 47 MB."""
 
 
 def parse_mnist_spec(rest: str) -> tuple[Path, str]:
@@ -48,11 +51,18 @@ def _find(root: Path, prefix: str, kind: str) -> Path:
 
 def read_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a numpy array, validating magic number and length."""
+    from animegen.fsutil import ReadRefused, read_limited
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_IDX_BYTES)
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:  # bounded: a gzip bomb stops at the cap
+                raw = gz.read(MAX_IDX_BYTES + 1)
+            if len(raw) > MAX_IDX_BYTES:
+                raise ReadRefused("too-large", f"{path} is too large (more than {MAX_IDX_BYTES:,} bytes unpacked)")
+    except ReadRefused as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     if len(raw) < 4:

@@ -9,7 +9,8 @@ file, :mod:`animegen.data.decode`), convert to RGB/L, crop (centre square, or fa
 :mod:`animegen.data.detect`), antialiased resize, dHash. Then, in input order: near-duplicate removal
 (:mod:`animegen.data.dedup`), the optional train/val split, and the dataset folder
 (:mod:`animegen.data.prepared`), built under a temporary name and renamed into place only when
-complete, so Ctrl-C or a crash never leaves a half dataset behind.
+complete, so Ctrl-C or a crash never leaves a half dataset behind. Preparing over an existing dataset
+replaces only the files an earlier ``prepare`` wrote there; files a user added are kept.
 
 :func:`open_or_prepare` is the path ``--data FOLDER|ARCHIVE|hf:NAME`` takes: prepared once with
 ``--crop none`` into ``$ANIMEGEN_CACHE/datasets/<key>`` (default ``~/.cache/animegen``), reused after.
@@ -32,11 +33,11 @@ import numpy as np
 
 from animegen.data.dedup import NearDuplicateIndex
 from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
-from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared
+from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
 from animegen.data.readers import Reader, open_reader
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import AnimegenError, DataError
-from animegen.fsutil import atomic_dir
+from animegen.fsutil import atomic_dir, check_output
 from animegen.progress import info, progress
 
 __all__ = ["PrepareOptions", "PrepareReport", "prepare", "open_or_prepare", "cache_dir"]
@@ -144,16 +145,20 @@ def _split(n: int, fraction: float, seed: int) -> dict[str, Any] | None:
 
 
 def _check_out(out: Path, source_location: str) -> None:
+    """An existing dataset folder may be prepared again (only its own files are replaced; a user's extra
+    files are kept); any other non-empty folder is refused."""
     if out.exists():
         if not out.is_dir():
             raise DataError(f"--out {out} exists and is a file; choose a folder name")
         if not (out / MANIFEST).is_file() and any(out.iterdir()):
-            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder (it would be replaced)")
+            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder "
+                            "(prepare writes only into a new folder or an earlier dataset)")
     try:
         if Path(source_location).resolve() == out.resolve():
             raise DataError("--out must differ from the source folder")
     except OSError:
         pass
+    check_output(out, [source_location], kind="dir")
 
 
 def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOptions | None = None,
@@ -173,6 +178,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     out_path = Path(out).expanduser() if out is not None else None
     if out_path is not None:
         _check_out(out_path, reader.location)
+    if preview is not None:
+        check_output(preview, [reader.location], kind="file", fmt="png", option="--preview")
     items = iter(reader)
     total = reader.total
     if opts.limit:
@@ -182,7 +189,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(atomic_dir(out_path) if out_path is not None else tempfile.TemporaryDirectory()))
+        target = atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory()
+        tmp = Path(stack.enter_context(target))
         writer = DatasetWriter(tmp, opts.size, opts.channels)
         stack.callback(writer.close)
         col = _Collector(opts, writer, preview is not None)

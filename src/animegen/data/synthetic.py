@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import multiprocessing as mp
 import os
 from collections.abc import Iterator, Sequence
@@ -379,11 +378,36 @@ def manifest(n: int, size: int, seed: int, correlate: bool) -> dict[str, Any]:
     }
 
 
-def is_synth_dir(path: Path) -> bool:
+def _synth_manifest(path: Path) -> dict[str, Any] | None:
+    from animegen.fsutil import read_json_limited
+
     try:
-        return json.loads((path / "manifest.json").read_text()).get("kind") == "animegen-synth"
-    except (OSError, ValueError, AttributeError):
-        return False
+        m = read_json_limited(Path(path) / "manifest.json")
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) and m.get("kind") == "animegen-synth" else None
+
+
+def is_synth_dir(path: Path) -> bool:
+    return _synth_manifest(path) is not None
+
+
+def owned_files(path: str | os.PathLike) -> set[str]:
+    """The files of a synth folder that an earlier ``synth`` wrote: ``manifest.json``, ``labels.csv`` and
+    the PNGs its manifest's ``count`` names. Empty for any other folder: nothing in it is ours."""
+    m = _synth_manifest(Path(path))
+    if m is None:
+        return set()
+    try:
+        count = int(m.get("count", 0))
+    except (TypeError, ValueError):
+        count = 0
+    names = {"manifest.json", "labels.csv"}
+    for e in os.scandir(Path(path)):
+        stem, _, ext = e.name.partition(".")
+        if ext == "png" and stem.isdigit() and int(stem) < count and png_name(int(stem)) == e.name:
+            names.add(e.name)
+    return names
 
 
 def _png_bytes(img: np.ndarray) -> bytes:
@@ -396,14 +420,23 @@ def _png_bytes(img: np.ndarray) -> bytes:
 
 def write_dataset(out: str | os.PathLike, n: int, size: int = 64, seed: int = 0, correlate: bool = False,
                   workers: int | None = None, progress: bool = True) -> Path:
-    """Write ``out/000000.png ...``, ``labels.csv`` and ``manifest.json`` atomically (temp folder, rename)."""
-    from animegen.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+    """Write ``out/000000.png ...``, ``labels.csv`` and ``manifest.json`` atomically (temp folder, rename).
+
+    An existing ``out`` keeps every file an earlier ``synth`` did not write there (only those listed by its
+    manifest are replaced); a name of ours taken by someone else's file raises AnimegenError before any
+    rendering."""
+    from animegen.fsutil import atomic_dir, atomic_write_json, atomic_write_text, check_dir_output, check_output
     from animegen.progress import progress as _progress
 
     out = Path(out)
     size = _check_size(size)
+    check_output(out, (), kind="dir")
+    if out.is_dir():
+        ours = owned_files(out)
+        names = [png_name(i) for i in range(n)] + ["labels.csv", "manifest.json"]
+        check_dir_output(out, names, ours)
     parts = []
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, owned_files) as tmp:
         bar = _progress(total=n, desc=f"synth {size}px", unit="img") if progress else None
         try:
             for _, count, labels in iter_faces(n, size, seed, 0, correlate, workers, folder=tmp):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from animegen.errors import AnimegenError
+from animegen.fsutil import read_text_limited
 
 COLUMNS = [
     ("run", "run"), ("family", "model"), ("step", "steps"), ("fid", "FID ↓"), ("kid", "KID ↓"),
@@ -41,8 +42,8 @@ COLUMNS = [
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text_limited(path))  # a regular file, bounded: never a FIFO or a device
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AnimegenError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(data, dict):
         raise AnimegenError(f"{path}: expected a JSON object")
@@ -53,7 +54,11 @@ def _read_jsonl(path: Path) -> list[dict]:
     out: list[dict] = []
     if not path.is_file():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = read_text_limited(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnimegenError(f"{path}: not readable ({exc})") from None
+    for line in text.splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:

@@ -55,7 +55,7 @@ from torch import Tensor
 from animegen.config import RunConfig, run_config_from_dict, to_dict
 from animegen.data.sources import ImageSet
 from animegen.errors import AnimegenError, CheckpointError, ConfigError, DataError
-from animegen.fsutil import atomic_write_json, atomic_write_text
+from animegen.fsutil import atomic_write_json, atomic_write_text, read_text_limited
 from animegen.models import DataSpec, build_model
 from animegen.progress import bars_enabled, info, is_quiet, progress
 from animegen.runs import MetricLogger, create_run_dir, read_metrics
@@ -94,7 +94,9 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"cannot resume: {run_dir} has no config.json (is it an animegen run folder?)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text_limited(path))  # a regular file, bounded: never a FIFO or /dev/zero
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: unreadable ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
     return run_config_from_dict(data)
