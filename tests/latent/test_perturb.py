@@ -5,8 +5,16 @@ import pytest
 import torch
 
 from animegen.latent.codes import load_codes, save_codes
-from animegen.latent.perturb import (SWEEP, PerturbError, dataset_codes, ganspace_axes, parse_mode, pca_axes,
-                                     perturb, top_dims)
+from animegen.latent.perturb import (
+    SWEEP,
+    PerturbError,
+    dataset_codes,
+    ganspace_axes,
+    parse_mode,
+    pca_axes,
+    perturb,
+    top_dims,
+)
 from animegen.models import MODELS, DataSpec
 
 S = len(SWEEP)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -25,8 +24,8 @@ A GAN needs --invert for image inputs. Writes F.png plus F.json (weights, code d
 @app.command("blend", epilog=EXAMPLES)
 def blend_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
-    inputs: List[str] = typer.Argument(..., help="Two or more inputs: image, seed:N, data:SRC#I, codes:FILE#I."),
-    weights: Optional[str] = typer.Option(None, "--weights", "-w", help="Comma-separated weights, one per input "
+    inputs: list[str] = typer.Argument(..., help="Two or more inputs: image, seed:N, data:SRC#I, codes:FILE#I."),
+    weights: str | None = typer.Option(None, "--weights", "-w", help="Comma-separated weights, one per input "
                                           "(default: equal)."),
     out: Path = typer.Option(Path("blend.png"), "--out", "-o", help="Output PNG."),
     grid: int = typer.Option(0, "--grid", help="Add a row of N images mixing the two inputs over weights 0..1."),
@@ -53,7 +52,8 @@ def blend_command(
     letters = [chr(ord("A") + i) if i < 26 else f"#{i}" for i in range(len(inputs))]
     tiles = make_grid(io.to_rgb(torch.cat([result.inputs, result.image])),
                       nrow=len(inputs) + 1, scale=scale,
-                      col_labels=[f"{a} {float(w):.2f}" for a, w in zip(letters, result.weights)] + ["blend"])
+                      col_labels=[f"{a} {float(w):.2f}" for a, w in zip(letters, result.weights, strict=True)]
+                      + ["blend"])
     pictures = [tiles]
     if result.row is not None and result.row_weights is not None:
         pictures.append(make_grid(io.to_rgb(result.row), nrow=grid, scale=scale,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -12,8 +11,8 @@ EXAMPLES = """[bold]Examples[/bold]
 
   animegen interpolate runs/vae-1 --from a.png --to b.png --steps 64 --out morph.gif
   animegen interpolate runs/vae-1 --from seed:1 --to seed:2 --via seed:3 --slerp --steps 32 --out walk.mp4
-  animegen interpolate runs/ae-1 --from data:synth:100#3 --to data:synth:100#7 --steps 10 --out ae.png --compare runs/vae-1
-  animegen interpolate runs/mnist-vae --from mnist:data/mnist#6 --to mnist:data/mnist#0 --steps 12 --out one_to_seven.png
+  animegen interpolate runs/ae-1 --from synth:100#3 --to synth:100#7 --steps 10 --out ae.png --compare runs/vae-1
+  animegen interpolate runs/mnist-vae --from mnist:data/mnist#6 --to mnist:data/mnist#0 --steps 12 --out 1to7.png
   animegen interpolate runs/dcgan-1 --from me.png --to seed:4 --invert --steps 24 --out gan.gif
 
 Inputs (--from, --to, --via) are image files (encoded; resized/converted with a note), seed:N, a dataset row
@@ -29,17 +28,17 @@ SUFFIXES = (".gif", ".mp4", ".png")
 @app.command("interpolate", epilog=EXAMPLES)
 def interpolate_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
-    start: Optional[str] = typer.Option(None, "--from", help="Start A: image, seed:N, data:SRC#I or codes:FILE#I."),
-    end: Optional[str] = typer.Option(None, "--to", help="End B (same kinds as --from)."),
-    via: Optional[List[str]] = typer.Option(None, "--via", help="A point the path passes through (repeatable)."),
+    start: str | None = typer.Option(None, "--from", help="Start A: image, seed:N, data:SRC#I or codes:FILE#I."),
+    end: str | None = typer.Option(None, "--to", help="End B (same kinds as --from)."),
+    via: list[str] | None = typer.Option(None, "--via", help="A point the path passes through (repeatable)."),
     steps: int = typer.Option(16, "--steps", help="Frames, A and B included (at least 2)."),
     use_slerp: bool = typer.Option(False, "--slerp", help="Great-circle path (norm moves linearly) instead of a line."),
     out: Path = typer.Option(Path("interpolation.gif"), "--out", "-o", help="F.gif, F.mp4 or F.png (a strip)."),
-    compare: Optional[Path] = typer.Option(None, "--compare", help="A second checkpoint rendered side by side."),
+    compare: Path | None = typer.Option(None, "--compare", help="A second checkpoint rendered side by side."),
     invert: bool = typer.Option(False, "--invert", help="GANs: optimise a code for each image input."),
     fps: float = typer.Option(12.0, "--fps", help="Frames per second of a GIF/MP4."),
     seed: int = typer.Option(0, "--seed", help="Default endpoints seed:SEED and seed:SEED+1."),
-    nrow: Optional[int] = typer.Option(None, "--nrow", help="Frames per row of a PNG strip (default: all in one row, "
+    nrow: int | None = typer.Option(None, "--nrow", help="Frames per row of a PNG strip (default: all in one row, "
                                        "at most 16)."),
 ) -> None:
     """Decode a latent path A → [via…] → B into frames; prints what it wrote."""

@@ -3,8 +3,9 @@ JSON beside the images, and turning decoded tensors into pictures."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import typer

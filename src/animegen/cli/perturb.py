@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,8 @@ EXAMPLES = """[bold]Examples[/bold]
   animegen perturb runs/vae-1 face.png --eps 0.5 --n 8 --mode random --out random.png
   animegen perturb runs/vae-1 face.png --eps 2 --n 6 --mode dims --data synth:2000 --out dims.png
   animegen perturb runs/vae-1 face.png --eps 2 --n 5 --mode pca --data data/faces64 --out pca.png
-  animegen perturb runs/vae-1 face.png --eps 3 --mode direction:hair_hue --directions dirs/directions.safetensors --out hair.png
+  animegen perturb runs/vae-1 face.png --eps 3 --mode direction:hair_hue --directions dirs/directions.safetensors
+    --out hair.png
   animegen perturb runs/dcgan-1 seed:7 --eps 1 --n 5 --mode pca --out ganspace.png
 
 --mode random: the code plus ε·N(0, I), N samples (seed 000's experiment). dims: N dimensions swept from −ε to +ε
@@ -31,9 +31,9 @@ def perturb_command(
     eps: float = typer.Option(0.5, "--eps", help="Size of the change ε (> 0), in latent units (× σ for pca)."),
     n: int = typer.Option(8, "--n", "-n", help="Random samples, or dimensions/axes/directions to sweep (>= 1)."),
     mode: str = typer.Option("random", "--mode", help="random, dims, pca or direction[:NAME]."),
-    data: Optional[str] = typer.Option(None, "--data", help="Dataset whose codes give dims/pca their axes."),
+    data: str | None = typer.Option(None, "--data", help="Dataset whose codes give dims/pca their axes."),
     data_n: int = typer.Option(2000, "--data-n", help="Encode at most this many --data images (a seeded subset)."),
-    directions: Optional[Path] = typer.Option(None, "--directions", help="Directions file for --mode direction."),
+    directions: Path | None = typer.Option(None, "--directions", help="Directions file for --mode direction."),
     out: Path = typer.Option(Path("perturb.png"), "--out", "-o", help="Output PNG."),
     seed: int = typer.Option(0, "--seed", help="Noise seed of --mode random (and of the --data subset)."),
     invert: bool = typer.Option(False, "--invert", help="GANs: optimise a code for an image input."),

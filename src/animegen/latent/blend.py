@@ -13,8 +13,8 @@ codes over weights 0..1 (the ``--grid`` row).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from torch import Tensor

@@ -46,7 +46,8 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     if omega < 1e-6 or math.pi - float(omega) < 1e-6:
         return lerp(a, b, t)
     s = torch.sin(omega)
-    dirs = (torch.sin((1 - t) * omega) / s)[:, None] * ua[None] + (torch.sin(t * omega) / s)[:, None] * ub[None]  # [T, D]
+    wa, wb = torch.sin((1 - t) * omega) / s, torch.sin(t * omega) / s  # [T] each
+    dirs = wa[:, None] * ua[None] + wb[:, None] * ub[None]  # [T, D] unit directions
     norms = (1 - t) * na + t * nb  # [T]
     return dirs * norms[:, None]  # [T, D]
 

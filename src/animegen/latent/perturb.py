@@ -195,7 +195,8 @@ def direction_axes(directions: tuple[Tensor, list[str]], names: list[str], n: in
 
 
 @torch.no_grad()
-def dataset_codes(model, source: str, limit: int = 2000, seed: int = 0, batch_size: int = 128) -> tuple[Tensor, list[str]]:
+def dataset_codes(model, source: str, limit: int = 2000, seed: int = 0,
+                  batch_size: int = 128) -> tuple[Tensor, list[str]]:
     """Codes ``[N, D]`` of up to ``limit`` images of a data source (a seeded random subset when larger), encoded
     by an AE/VAE in eval mode; notes."""
     from animegen.data.sources import open_source
