@@ -201,6 +201,7 @@ def dataset_codes(model, source: str, limit: int = 2000, seed: int = 0,
     by an AE/VAE in eval mode; notes."""
     from animegen.data.sources import open_source
     from animegen.imaging import to_tensor
+    from animegen.progress import progress
 
     if not getattr(model, "has_encoder", False):
         raise PerturbError(f"this {model.family} model cannot encode --data (no encoder)")
@@ -215,7 +216,7 @@ def dataset_codes(model, source: str, limit: int = 2000, seed: int = 0,
     model.eval()
     try:
         parts = [model.encode(to_tensor(ds.images[idx[i : i + batch_size].numpy()]).to(device)).float().cpu()
-                 for i in range(0, len(idx), batch_size)]  # each [b, D]
+                 for i in progress(range(0, len(idx), batch_size), desc="encoding --data", unit="batch")]  # [b, D]
     finally:
         model.train(was_training)
     return torch.cat(parts), notes
