@@ -77,7 +77,14 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
+def atomic_write_json(path: str | os.PathLike, obj, indent: int = 2, mark: bool = False) -> None:
+    """Atomically write ``obj`` as JSON. ``mark``: a dict gets a leading ``"software": "animegen <version>"`` key,
+    the marker that lets a later run replace the file (:func:`check_output`); use it for every result file a
+    command writes where the user chose the path (not for files read back strictly, such as ``config.json``)."""
+    if mark and isinstance(obj, dict) and "software" not in obj:
+        from animegen import __version__
+
+        obj = {"software": f"{MARKER} {__version__}", **obj}
     atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=str) + "\n")
 
 

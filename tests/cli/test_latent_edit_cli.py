@@ -217,3 +217,20 @@ def test_gan_image_with_invert_uses_the_inverter(ckpts, tmp_path, capsys, monkey
     assert code == 0, err
     assert calls == [(1, 3, 32, 32)] and "inverted" in err
     assert json.loads(out.with_suffix(".json").read_text())["numbers"]["input_code_norms"][0] == 0
+
+
+@pytest.mark.parametrize("cmd,args,suffix", [
+    ("interpolate", ["--from", "seed:1", "--to", "seed:2", "--steps", "3"], ".gif"),
+    ("blend", ["seed:1", "seed:2", "--weights", "1,1"], ".png"),
+    ("perturb", ["seed:1", "--eps", "0.5", "--n", "2", "--mode", "random"], ".png"),
+])
+def test_a_rerun_replaces_its_own_outputs_but_never_a_users_file(ckpts, tmp_path, capsys, cmd, args, suffix):
+    out = tmp_path / f"o{suffix}"
+    argv = [cmd, ckpts["vae"], *args, "--out", out]
+    for _ in range(2):  # the second run replaces the picture and JSON the first one wrote
+        code, _, err = run_cli(argv, capsys)
+        assert code == 0, err
+    out.with_suffix(".json").write_text('{"mine": 1}\n')  # now the sidecar is the user's file
+    code, _, err = run_cli(argv, capsys)
+    assert "not written by animegen" in one_error_line(code, err)
+    assert out.with_suffix(".json").read_text() == '{"mine": 1}\n'

@@ -84,7 +84,7 @@ def say_notes(notes: Sequence[str]) -> None:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     from animegen.fsutil import atomic_write_json
 
-    atomic_write_json(path, payload)
+    atomic_write_json(path, payload, mark=True)
 
 
 def say_written(*paths: Path) -> None:
