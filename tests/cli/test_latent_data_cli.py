@@ -78,6 +78,11 @@ def test_outliers_writes_grid_json_and_keep_list(ckpts, folder, tmp_path, capsys
     keep = [ln for ln in (out / "keep.txt").read_text().splitlines() if not ln.startswith("#")]
     assert len(worst) == 2 and set(keep) == {f"img_{i}.png" for i in range(6)} - set(worst)
     assert (out / "worst.png").is_file()
+    code, _, err = run_cli(["-q", "prepare", str(folder), "--keep-list", str(out / "keep.txt"), "--size", "32",
+                            "--workers", "1", "--out", str(tmp_path / "clean")], capsys)
+    assert code == 0, err
+    kept = [f["source"] for f in json.loads((tmp_path / "clean" / "manifest.json").read_text())["files"]]
+    assert sorted(kept) == sorted(keep)
     code, _, err = run_cli(["outliers", str(ckpts["ae"]), "--data", str(folder), "--threshold", "50",
                             "--out", str(tmp_path / "o2")], capsys)
     assert code == 0, err
@@ -100,6 +105,7 @@ def test_neighbors_writes_png_and_json(ckpts, tmp_path, capsys):
     (["outliers", "{ae}", "--data", "{folder}", "--out", "{folder}"], "is an input"),
     (["outliers", "{ae}", "--data", "synth:4", "--threshold", "120", "--out", "{tmp}/o"], "percentile"),
     (["invert", "{dcgan}", "{tmp}/nothere.png", "--out", "{tmp}/i"], "nothere.png"),
+    (["prepare", "{folder}", "--keep-list", "{tmp}/none.txt", "--out", "{tmp}/p"], "--keep-list"),
     (["invert", "{dcgan}", "{folder}/img_0.png", "--out", "{dcgan}"], "--out"),
     (["neighbors", "{dcgan}", "--data", "synth:4", "--out", "{tmp}/nn.txt"], ".png"),
     (["neighbors", "{dcgan}", "--data", "synth:4", "--features", "clip", "--out", "{tmp}/nn.png"], "--features"),
