@@ -11,8 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_invert_faces_smoke(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"),
            "ANIMEGEN_CACHE": str(tmp_path / "c")}
-    p = subprocess.run([sys.executable, str(REPO / "benchmarks" / "invert_faces.py"), "--smoke", "--work", str(tmp_path)],
-                       env=env, capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, str(REPO / "benchmarks" / "invert_faces.py"), "--smoke", "--work", str(tmp_path)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     out = json.loads((tmp_path / "invert_faces.json").read_text())
     for group in ("held_out", "training"):
