@@ -66,3 +66,18 @@ def test_bad_input_is_a_one_line_error():
     for bad in (dict(steps=0), dict(restarts=0), dict(pixel_weight=0, feature_weight=0), dict(prior_weight=-1)):
         with pytest.raises(AnimegenError):
             InvertConfig(**bad).validate()
+
+
+def test_resolve_codes_inverts_gan_images_with_the_defaults(tmp_path):
+    from animegen.imaging import save_png, to_uint8
+    from animegen.latent.codes import resolve_codes
+
+    model = tiny("dcgan")
+    x = _targets(model, k=1, seed=4)
+    save_png(to_uint8(x)[0], tmp_path / "face.png")
+    codes = resolve_codes(model, [str(tmp_path / "face.png"), "seed:2"], invert=True)
+    assert codes.z.shape == (2, 16) and any("inverted" in n for n in codes.notes)
+    with torch.no_grad():
+        err = (model.decode(codes.z[:1]).clamp(-1, 1) - x).pow(2).mean()
+        rand = (model.decode(codes.z[1:]).clamp(-1, 1) - x).pow(2).mean()
+    assert err < 0.2 * rand

@@ -217,12 +217,13 @@ def invert(model, images: Tensor, config: InvertConfig | None = None, **override
                 loss = loss + cfg.prior_weight * e.pow(2).mean(1)
             return loss, g
 
-        for _ in progress(range(cfg.steps), desc=f"inverting {k} image(s) x {r} restart(s)", unit="step"):
-            loss, _ = row_loss(eps)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-            sched.step()
+        with torch.enable_grad():  # callers may hold no_grad (resolve_codes does)
+            for _ in progress(range(cfg.steps), desc=f"inverting {k} image(s) x {r} restart(s)", unit="step"):
+                loss, _ = row_loss(eps)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+                sched.step()
         with torch.no_grad():
             final, _ = row_loss(eps)
             losses = final.reshape(r, k)  # [R, K]
