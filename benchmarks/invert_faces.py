@@ -128,11 +128,14 @@ def main() -> None:
         res = invert(model, x, cfg)
         rand_pix, rand_feat = random_code_distances(model, x, seed=1)
         inv_u8 = to_uint8(res.generated)
+        with torch.no_grad():
+            rand_u8 = to_uint8(model.sample(len(imgs), generator=torch.Generator().manual_seed(1)))  # the same codes
         out[name] = {"n": len(imgs), "cpu_seconds": round(time.process_time() - t, 1),
                      "inverted": {"pixel_mse": float(res.pixel_mse.mean()),
                                   "feature_distance": float(res.feature_distance.mean()),
                                   "inception_l2": inception_distance(imgs, inv_u8) if not args.smoke else None},
-                     "random_codes": {"pixel_mse": float(rand_pix.mean()), "feature_distance": float(rand_feat.mean())}}
+                     "random_codes": {"pixel_mse": float(rand_pix.mean()), "feature_distance": float(rand_feat.mean()),
+                                      "inception_l2": inception_distance(imgs, rand_u8) if not args.smoke else None}}
         if name == "held_out":
             k = min(16, len(imgs))
             grid_path = work / "invert_faces.png" if args.smoke else REPO / "docs" / "images" / "invert_faces.png"
