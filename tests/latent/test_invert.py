@@ -63,6 +63,8 @@ def test_bad_input_is_a_one_line_error():
     model = tiny("dcgan")
     with pytest.raises(AnimegenError, match="images must be"):
         invert(model, torch.zeros(2, 3, 32, 32))
+    with pytest.raises(AnimegenError, match="no images"):
+        invert(model, torch.zeros(0, 3, 16, 16))
     for bad in (dict(steps=0), dict(restarts=0), dict(pixel_weight=0, feature_weight=0), dict(prior_weight=-1)):
         with pytest.raises(AnimegenError):
             InvertConfig(**bad).validate()

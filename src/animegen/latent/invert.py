@@ -180,6 +180,8 @@ def invert(model, images: Tensor, config: InvertConfig | None = None, **override
         raise AnimegenError(f"invert: images must be [K, {', '.join(map(str, model.spec.shape))}], "
                             f"got {list(images.shape)} (convert them with animegen.latent.codes.model_input)")
     k, r, d = images.shape[0], cfg.restarts, model.latent_dim
+    if k == 0:
+        raise AnimegenError("invert: no images given")
     dev = _device(model)
     was_training = model.training
     model.eval()
