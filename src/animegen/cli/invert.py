@@ -24,7 +24,7 @@ work too: their first restart starts at the encoder's code."""
 @app.command("invert", epilog=EXAMPLES)
 def invert_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
-    images: list[str] = typer.Argument(..., help="Image files, or dataset rows data:SOURCE#I."),
+    images: list[str] = typer.Argument(..., help="Image files, or dataset rows (data:SOURCE#I, synth:N#I, mnist:DIR#I)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created)."),
     steps: int = typer.Option(200, "--steps", min=1, help="Adam steps per restart (the fixed budget)."),
     restarts: int = typer.Option(4, "--restarts", min=1, help="Random starts per image; the best is kept."),
@@ -42,7 +42,7 @@ def invert_command(
     from animegen.cli.sample import resolve_checkpoint
     from animegen.fsutil import atomic_write_json, check_output
     from animegen.imaging import save_grid
-    from animegen.latent.codes import dataset_row, model_input, read_image, save_codes
+    from animegen.latent.codes import image_input, input_label, model_input, save_codes
     from animegen.latent.invert import InvertConfig, invert, random_code_distances
     from animegen.progress import info
     from animegen.train.device import resolve_device
@@ -50,7 +50,7 @@ def invert_command(
     cfg = InvertConfig(steps=steps, restarts=restarts, seed=seed, lr=lr, feature_weight=feature_weight,
                        prior_weight=prior_weight).validate()
     path = resolve_checkpoint(checkpoint)
-    file_inputs = [path, *[Path(s) for s in images if not s.startswith("data:")]]
+    file_inputs = [path, *[Path(s) for s in images if Path(s).exists()]]
     check_output(out, file_inputs, kind="dir")
     targets = {name: out / name for name in ("codes.safetensors", "inversions.png", "invert.json")}
     for t in targets.values():
@@ -58,11 +58,8 @@ def invert_command(
     model = load_model(path, map_location=str(resolve_device(device)))
     arrays, labels = [], []
     for spec in images:
-        if spec.startswith("data:"):
-            arrays.append(dataset_row(spec, spec[len("data:"):]))
-        else:
-            arrays.append(read_image(spec))
-        labels.append(spec if spec.startswith("data:") else Path(spec).name)
+        arrays.append(image_input(spec))
+        labels.append(input_label(spec))
     parts = [model_input(a, model) for a in arrays]
     x = torch.cat([t for t, _ in parts])  # [K, C, H, W]
     notes = sorted({n for _, ns in parts for n in ns})

@@ -84,6 +84,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     from animegen.data.decode import DEFAULT_MAX_PIXELS, Rejected, open_image, pixel_limit, read_bytes, to_rgb
 
     p = Path(path)
+    if not p.exists():
+        raise AnimegenError(f"{p}: no such image file")
     try:
         with pixel_limit(DEFAULT_MAX_PIXELS):
             im, _, _ = open_image(read_bytes(p))
@@ -178,6 +180,27 @@ def _seed_code(model, spec: str, rest: str) -> Tensor:
     return model.sample_latent(1, generator=torch.Generator().manual_seed(seed), prior="auto")[0].float().cpu()
 
 
+def image_input(spec: str) -> np.ndarray:
+    """An image spec (an image file, ``data:SRC#I``, ``synth:…#I``, ``mnist:…#I``) → uint8 ``[1, H, W, C]``."""
+    spec = str(spec).strip()
+    scheme, _, rest = spec.partition(":")
+    if scheme == "data":
+        return dataset_row(spec, rest)
+    if scheme in ("synth", "mnist", "hf") and "#" in rest:
+        return dataset_row(spec, spec)
+    if Path(spec).exists():
+        return read_image(spec)
+    if scheme in ("seed", "codes"):
+        raise AnimegenError(f"{spec}: this command takes images (files or data:SOURCE#I rows), not codes")
+    raise AnimegenError(f"{spec}: no such image file (inputs are image files, seed:N, data:SOURCE#I or codes:FILE#I)")
+
+
+def input_label(spec: str) -> str:
+    """A short caption for an input spec: the file name of an image file, else the spec itself."""
+    scheme = spec.partition(":")[0]
+    return spec if scheme in ("data", "synth", "mnist", "hf", "seed", "codes") else Path(spec).name
+
+
 @torch.no_grad()
 def resolve_codes(model, specs: Sequence[str], invert: bool | Inverter = False) -> Codes:
     """Turn code specs (module doc) into codes ``[K, latent_dim]`` for ``model``.
@@ -204,18 +227,10 @@ def resolve_codes(model, specs: Sequence[str], invert: bool | Inverter = False) 
             z_rows.append(z)
             labels.append(label)
             continue
-        if scheme == "data":
-            arr = dataset_row(spec, rest)
-        elif scheme in ("synth", "mnist", "hf") and "#" in rest:
-            arr = dataset_row(spec, spec)
-        elif Path(spec).exists():
-            arr = read_image(spec)
-        else:
-            raise AnimegenError(f"{spec}: no such image file (inputs are image files, seed:N, data:SOURCE#I "
-                                "or codes:FILE#I)")
+        arr = image_input(spec)
         pending.append((len(z_rows), arr))
         z_rows.append(None)
-        labels.append(Path(spec).name if scheme not in ("data", "synth", "mnist", "hf") else spec)
+        labels.append(input_label(spec))
     images = None
     if pending:
         parts = [model_input(a, model) for _, a in pending]
