@@ -47,7 +47,8 @@ def latent_stats_command(
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
     from animegen.latent.probe import label_columns
-    from animegen.latent.stats import comparison_table, latent_stats
+    from animegen.latent.codes import can_encode
+    from animegen.latent.stats import NoEncoder, comparison_table, latent_stats
     from animegen.latent.stats_plots import write_figures
     from animegen.progress import info
     from animegen.train.device import resolve_device
@@ -57,18 +58,13 @@ def latent_stats_command(
     dev = str(resolve_device(device))
     paths = [resolve_checkpoint(checkpoint)] + ([resolve_checkpoint(compare)] if compare else [])
     models = [load_model(p, map_location=dev) for p in paths]
-    stats, names = [], []
-    ds = None
     for p, model in zip(paths, models):
-        if ds is None or ds.size != model.spec.size or ds.channels != model.spec.channels:
-            ds = open_source(data, size=model.spec.size, channels=model.spec.channels)
-        info(f"measuring {p} on {min(n, len(ds))} images of {ds.name}")
-        s = latent_stats(model, ds, n=n, pairs=pairs, seed=seed, keep_codes=True)
-        s["checkpoint"] = str(p)
-        names.append(_name(model, p, names))
-        stats.append(s)
+        if not can_encode(model):
+            raise NoEncoder(f"{p}: latent-stats needs an encoder; a {model.family} model's codes of data images come "
+                            "only from inversion (`animegen invert`), and its sampled codes are N(0, I) by construction")
+    ds = open_source(data, size=models[0].spec.size, channels=models[0].spec.channels)
     column = None
-    if ds is not None and ds.labels and (color_by or "").lower() != "none":
+    if ds.labels and (color_by or "").lower() != "none":
         cols = {c.name: c for c in label_columns(ds.labels, ds.meta)}
         want = color_by or ("hair_hue" if "hair_hue" in cols else next(iter(cols)))
         if want not in cols:
@@ -76,6 +72,15 @@ def latent_stats_command(
         column = cols[want]
     elif color_by and color_by.lower() != "none":
         raise AnimegenError(f"--color-by {color_by!r}: {data} carries no labels (use 'none')")
+    stats, names = [], []
+    for p, model in zip(paths, models):
+        if ds.size != model.spec.size or ds.channels != model.spec.channels:
+            ds = open_source(data, size=model.spec.size, channels=model.spec.channels)
+        info(f"measuring {p} on {min(n, len(ds))} images of {ds.name}")
+        s = latent_stats(model, ds, n=n, pairs=pairs, seed=seed, keep_codes=True)
+        s["checkpoint"] = str(p)
+        names.append(_name(model, p, names))
+        stats.append(s)
     out.mkdir(parents=True, exist_ok=True)
     figures = write_figures(out, stats, names, column)
     public = [{"name": nm, **{k: v for k, v in s.items() if k not in ("codes", "index", "_distances_raw")}}

@@ -350,7 +350,7 @@ def probe_cache_dir() -> Path:
     return Path(os.environ.get("ANIMEGEN_CACHE", "~/.cache/animegen")).expanduser() / "probes"
 
 
-def default_probe(size: int = 64, n: int = 5000, seed: int = 7, epochs: int = 6, cache: bool = True) -> ImageProbe:
+def default_probe(size: int = 64, n: int = 4000, seed: int = 7, epochs: int = 6, cache: bool = True) -> ImageProbe:
     """The image probe for the synthetic faces: trained on ``synth:n:seed`` (a seed no recipe trains on) at
     ``size`` px, cached under ``$ANIMEGEN_CACHE/probes`` by the data fingerprint and the probe settings."""
     from animegen.data.synthetic import fingerprint

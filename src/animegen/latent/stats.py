@@ -10,7 +10,7 @@ dimensions has a typical different-face distance of √(2·50)·0.2 = 2.0, its "
   Cov_x(E_q[z_u | x]) > 0.01;
 * **per-dimension KL** (VAE): E_x KL(q(z_u | x) ‖ N(0, 1)) = ½ E_x[μ² + σ² − log σ² − 1]
   (Kingma & Welling 2014, App. B), from ``model.posterior(x)``;
-* **distances**: Euclidean distances between codes of the same face under small augmentations (a 1–2 px
+* **distances**: Euclidean distances between codes of the same face under small augmentations (a 1 px
   shift, ±5 % brightness, light noise), of the same synthetic identity with another expression (mouth and
   eyes re-rendered with the same nuisance jitter), and of different faces (random pairs).
 
@@ -67,7 +67,7 @@ def posterior_stats(model, x: Tensor, batch_size: int = 256) -> dict[str, Any]:
             "dims_with_kl_above_0.01": int((kl > 0.01).sum())}
 
 
-def augment(x: Tensor, seed: int = 0, max_shift: int = 2, brightness: float = 0.05, noise: float = 0.02) -> Tensor:
+def augment(x: Tensor, seed: int = 0, max_shift: int = 1, brightness: float = 0.05, noise: float = 0.02) -> Tensor:
     """Small augmentations of images ``[N, C, H, W]`` in [-1, 1]: each image shifted by 1..max_shift pixels
     in a random direction (edge pixels repeated), its brightness scaled by 1 ± ``brightness``, plus Gaussian
     noise of std ``noise``."""
