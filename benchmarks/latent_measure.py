@@ -19,7 +19,6 @@ and prints the Markdown tables of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -36,7 +35,8 @@ COLS = ("hair_hue", "hair_lightness", "eye_hue", "skin_tone", "mouth", "eye_stat
 
 def train(family: str, data: str, cpu_minutes: float, work: Path) -> Path:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "animegen", "-q", "train", "--config", str(REPO / "configs" / f"{family}-faces64.toml"),
+    recipe = REPO / "configs" / f"{family}-faces64.toml"
+    cmd = [sys.executable, "-m", "animegen", "-q", "train", "--config", str(recipe),
            "--data", data, "--out", str(work), "--name", family, "--set", "train.threads=1",
            "--set", f"train.max_cpu_minutes={cpu_minutes}", "--set", "train.max_minutes=0",
            "--set", "train.steps=10000000", "--set", "data.hflip=false"]
@@ -58,12 +58,17 @@ def tiny_models(work: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
+def _public_args(argv: list[str] | None) -> list[str]:
+    args = list(argv if argv is not None else sys.argv[1:])
+    return [x for i, x in enumerate(args) if not (i > 0 and args[i - 1] in ("--ae", "--vae", "--out"))]
+
+
 def markdown(effects: dict, dirs_info: list[dict], table: list[dict]) -> str:
     cols = [c for c in COLS if c in effects["attributes"]]
     ci = [effects["attributes"].index(c) for c in cols]
     acc = {r["name"]: r["probe_balanced_accuracy"] for r in dirs_info}
     lines = ["| direction (probe acc.) | " + " | ".join(cols) + " | own Δ |", "|---" * (len(cols) + 2) + "|"]
-    for name, row, own in zip(effects["directions"], effects["matrix"], effects["target_change"]):
+    for name, row, own in zip(effects["directions"], effects["matrix"], effects["target_change"], strict=True):
         if name not in ROWS and not name.startswith("random"):
             continue
         best = max(row[i] for i in ci)
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
     save_png(grid, images / "latent_measure_directions.png")
     out = {
         "machine": "2-core EPYC Zen 4 CI box, shared with other jobs" if not a.smoke else platform.machine(),
-        "smoke": a.smoke, "ae": str(ae_path), "vae": str(vae_path), "data": a.data, "n": int(len(idx)),
+        "smoke": a.smoke, "data": a.data, "n": int(len(idx)),
         "train_data": a.train_data, "alpha_in_projection_stds": a.alpha, "faces": a.faces,
         "vae_steps": vae.checkpoint_header.get("step"), "ae_steps": ae.checkpoint_header.get("step"),
         "probe": getattr(probe, "report", {}), "probe_cpu_s": None if a.smoke else round(probe_cpu, 1),
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
                                      "mean_posterior_std": s["kl"]["mean_posterior_std"]} if "kl" in s else {})
                   for s in stats],
         "wall_s": round(time.time() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
-        "command": "python benchmarks/latent_measure.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/latent_measure.py " + " ".join(  # run folders outside the repo: placeholders
+            {"--ae": "--ae AE_RUN", "--vae": "--vae VAE_RUN"}.get(x, x) for x in _public_args(argv)),
     }
     atomic_write_json(results / "latent_measure.json", out)
     print(markdown(effects, dirs.info, table))

@@ -10,8 +10,7 @@ from torch import nn
 from animegen.data.sources import ImageSet, open_source
 from animegen.errors import AnimegenError
 from animegen.latent.codes import load_codes
-from animegen.latent.directions import (Directions, direction_effects, find_directions, save_directions,
-                                        splits_of)
+from animegen.latent.directions import Directions, direction_effects, find_directions, save_directions, splits_of
 from animegen.latent.labels import labels_from_csv
 from animegen.latent.probe import LabelColumn, ProbeTarget
 

@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from animegen.data.sources import open_source
-from animegen.latent.stats import (NoEncoder, augment, code_stats, comparison_table, kl_per_dim, latent_stats,
-                                   other_expression, pca_2d, posterior_stats)
+from animegen.latent.stats import (
+    NoEncoder,
+    augment,
+    code_stats,
+    comparison_table,
+    kl_per_dim,
+    latent_stats,
+    other_expression,
+    pca_2d,
+    posterior_stats,
+)
 from animegen.models import MODELS, DataSpec
 
 

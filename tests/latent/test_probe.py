@@ -4,8 +4,17 @@ import pytest
 import torch
 
 from animegen.errors import CheckpointError
-from animegen.latent.probe import (HUE_CLASSES, LabelColumn, hue_class, label_columns, linear_probe, load_probe,
-                                   save_probe, split_mask, train_image_probe)
+from animegen.latent.probe import (
+    HUE_CLASSES,
+    LabelColumn,
+    hue_class,
+    label_columns,
+    linear_probe,
+    load_probe,
+    save_probe,
+    split_mask,
+    train_image_probe,
+)
 
 
 def test_hue_classes_wrap_around_and_synthetic_kinds():

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,16 +26,16 @@ A GAN has no encoder: N codes are sampled and their images labelled by the image
 @app.command("directions", epilog=EXAMPLES)
 def directions_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Labelled images: synth:N, a prepared dataset, "
+    data: str | None = typer.Option(None, "--data", "-d", help="Labelled images: synth:N, a prepared dataset, "
                                        "a folder/archive (with --labels), mnist:DIR. Not used for a GAN."),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="Tag CSV: filename,tag1,tag2,... matched by file name."),
+    labels: Path | None = typer.Option(None, "--labels", help="Tag CSV: filename,tag1,tag2,... matched by file name."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     n: int = typer.Option(4000, "--n", "-n", min=20, help="Images (or GAN samples) to use."),
     faces: int = typer.Option(3, "--faces", min=1, max=8, help="Faces in the grid."),
     effects: bool = typer.Option(False, "--effects", help="Also measure each direction's effect on every attribute "
                                  "with the image probe (trained on synthetic faces once, then cached)."),
     alpha: float = typer.Option(2.0, "--alpha", help="--effects step along each direction, in projection stds."),
-    probe_file: Optional[Path] = typer.Option(None, "--probe", help="An image-probe file (default: the built-in "
+    probe_file: Path | None = typer.Option(None, "--probe", help="An image-probe file (default: the built-in "
                                               "synthetic-face probe)."),
     seed: int = typer.Option(0, "--seed", help="Which images/samples are used, and the held-out split."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),

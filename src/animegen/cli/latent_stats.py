@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,12 +29,13 @@ def _name(model, path: Path, taken: list[str]) -> str:
 @app.command("latent-stats", epilog=EXAMPLES)
 def latent_stats_command(
     checkpoint: Path = typer.Argument(..., help="An AE/VAE checkpoint (.safetensors) or a run folder."),
-    data: str = typer.Option(..., "--data", "-d", help="Images: synth:N, a prepared dataset, a folder/archive, mnist:DIR."),
+    data: str = typer.Option(..., "--data", "-d",
+                             help="Images: synth:N, a prepared dataset, a folder/archive, mnist:DIR."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-    compare: Optional[Path] = typer.Option(None, "--compare", help="A second checkpoint to put side by side."),
+    compare: Path | None = typer.Option(None, "--compare", help="A second checkpoint to put side by side."),
     n: int = typer.Option(2000, "--n", "-n", min=10, help="Images whose codes are measured."),
     pairs: int = typer.Option(500, "--pairs", min=2, help="Images for the augmentation/expression distances."),
-    color_by: Optional[str] = typer.Option(None, "--color-by", help="Label that colours the PCA plot (default: "
+    color_by: str | None = typer.Option(None, "--color-by", help="Label that colours the PCA plot (default: "
                                            "hair_hue on synthetic faces, else the first label; 'none' for none)."),
     seed: int = typer.Option(0, "--seed", help="Which images are used, and the augmentations."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
@@ -46,8 +46,8 @@ def latent_stats_command(
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
-    from animegen.latent.probe import label_columns
     from animegen.latent.codes import can_encode
+    from animegen.latent.probe import label_columns
     from animegen.latent.stats import NoEncoder, comparison_table, latent_stats
     from animegen.latent.stats_plots import write_figures
     from animegen.progress import info
@@ -58,10 +58,11 @@ def latent_stats_command(
     dev = str(resolve_device(device))
     paths = [resolve_checkpoint(checkpoint)] + ([resolve_checkpoint(compare)] if compare else [])
     models = [load_model(p, map_location=dev) for p in paths]
-    for p, model in zip(paths, models):
+    for p, model in zip(paths, models, strict=True):
         if not can_encode(model):
-            raise NoEncoder(f"{p}: latent-stats needs an encoder; a {model.family} model's codes of data images come "
-                            "only from inversion (`animegen invert`), and its sampled codes are N(0, I) by construction")
+            raise NoEncoder(f"{p}: latent-stats needs an encoder; a {model.family} model's codes of data images "
+                            "come only from inversion (`animegen invert`), and its sampled codes are N(0, I) by "
+                            "construction")
     ds = open_source(data, size=models[0].spec.size, channels=models[0].spec.channels)
     column = None
     if ds.labels and (color_by or "").lower() != "none":
@@ -72,8 +73,9 @@ def latent_stats_command(
         column = cols[want]
     elif color_by and color_by.lower() != "none":
         raise AnimegenError(f"--color-by {color_by!r}: {data} carries no labels (use 'none')")
-    stats, names = [], []
-    for p, model in zip(paths, models):
+    stats: list[dict] = []
+    names: list[str] = []
+    for p, model in zip(paths, models, strict=True):
         if ds.size != model.spec.size or ds.channels != model.spec.channels:
             ds = open_source(data, size=model.spec.size, channels=model.spec.channels)
         info(f"measuring {p} on {min(n, len(ds))} images of {ds.name}")
@@ -84,7 +86,7 @@ def latent_stats_command(
     out.mkdir(parents=True, exist_ok=True)
     figures = write_figures(out, stats, names, column)
     public = [{"name": nm, **{k: v for k, v in s.items() if k not in ("codes", "index", "_distances_raw")}}
-              for nm, s in zip(names, stats)]
+              for nm, s in zip(names, stats, strict=True)]
     table = comparison_table(stats, names)
     atomic_write_json(out / "stats.json", {"data": data, "n": n, "pairs": pairs, "seed": seed, "models": public,
                                            "table": table, "figures": [f.name for f in figures],

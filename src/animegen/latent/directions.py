@@ -210,7 +210,8 @@ def direction_effects(model, probe: ImageProbe, codes: Tensor, dirs: Directions,
     rows, names, own = [], [], []
     std_mean = float(np.mean([r["projection_std"] for r in dirs.info])) if dirs.info else 1.0
     rand = random_directions(extra_random, codes.shape[1], seed)
-    todo = [(n, v, float(r["projection_std"]), r) for n, v, r in zip(dirs.names, dirs.vectors, dirs.info)]
+    todo: list[tuple[str, Tensor, float, dict[str, Any] | None]]
+    todo = [(n, v, float(r["projection_std"]), r) for n, v, r in zip(dirs.names, dirs.vectors, dirs.info, strict=True)]
     todo += [(f"random#{i}", rand[i], std_mean, None) for i in range(extra_random)]
     by_target = {t.name: t for t in targets}
     for name, d, sd, row in todo:

@@ -114,19 +114,20 @@ def labels_from_csv(path: str | os.PathLike, ds: ImageSet) -> CsvMatch:
         full.setdefault(f, i)
         base.setdefault(b, i)
     cells = {j: [""] * len(ds) for j in tag_cols}
-    unmatched, matched = [], 0
+    unmatched: list[str] = []
+    matched = 0
     for r in rows[1:]:
         if not r or all(not c.strip() for c in r):
             continue
         r = [c.strip() for c in r] + [""] * (len(header) - len(r))
         f, b = _keys(r[file_col])
-        i = full.get(f, base.get(b))
-        if i is None:
+        hit = full.get(f, base.get(b))
+        if hit is None:
             unmatched.append(r[file_col])
             continue
         matched += 1
         for j in tag_cols:
-            cells[j][i] = r[j]
+            cells[j][hit] = r[j]
     if matched == 0:
         raise AnimegenError(f"--labels {p}: none of its {len(unmatched)} file names matches an image of {ds.name} "
                             f"(e.g. {unmatched[0]!r} vs {names[0]!r})")

@@ -209,7 +209,7 @@ class ImageProbe(nn.Module):
             x = x.mean(1, keepdim=True).expand(-1, self.config.channels, -1, -1)
         out = self.head(self.features(x))  # [B, sum(sizes)] from features [B, widths[-1], S/16, S/16]
         parts = list(out.split(self.sizes, dim=1))
-        return [p if t.classes else p[:, 0] for p, t in zip(parts, self.config.targets)]
+        return [p if t.classes else p[:, 0] for p, t in zip(parts, self.config.targets, strict=True)]
 
     @torch.no_grad()
     def predict(self, x: Tensor, batch_size: int = 256) -> dict[str, Tensor]:
@@ -217,7 +217,8 @@ class ImageProbe(nn.Module):
         was = self.training
         self.eval()
         try:
-            chunks = [self(x[i:i + batch_size].to(next(self.parameters()).device)) for i in range(0, len(x), batch_size)]
+            dev = next(self.parameters()).device
+            chunks = [self(x[i:i + batch_size].to(dev)) for i in range(0, len(x), batch_size)]
         finally:
             self.train(was)
         out = {}
@@ -243,7 +244,7 @@ def _target_arrays(columns: list[LabelColumn]) -> list[Tensor]:
 
 def _probe_loss(outs: list[Tensor], ys: list[Tensor], columns: list[LabelColumn]) -> Tensor:
     loss = outs[0].new_zeros(())
-    for o, y, c in zip(outs, ys, columns):
+    for o, y, c in zip(outs, ys, columns, strict=True):
         if c.is_class:
             loss = loss + F.cross_entropy(o, y, ignore_index=-1)
         else:
@@ -330,7 +331,8 @@ def load_probe(path: str | os.PathLike) -> ImageProbe:
             header = json.loads((f.metadata() or {}).get("animegen", "null"))
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # safetensors/json raise several types for damaged files
-        raise CheckpointError(f"{p}: unreadable probe file ({str(exc).splitlines()[0][:200] if str(exc) else exc})") from None
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{p}: unreadable probe file ({why})") from None
     if not isinstance(header, dict) or header.get("format") != PROBE_FORMAT:
         raise CheckpointError(f"{p}: not an animegen image-probe file")
     c = header["config"]

@@ -171,11 +171,12 @@ TABLE_ROWS = (("mean std", "mean_std"), ("mean norm", "mean_norm"), ("active uni
 
 def comparison_table(stats: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Rows of seed 000's table (one column per model)."""
-    rows = [{"quantity": label, **{nm: s[key] for nm, s in zip(names, stats)}} for label, key in TABLE_ROWS]
+    rows = [{"quantity": label, **{nm: s[key] for nm, s in zip(names, stats, strict=True)}}
+            for label, key in TABLE_ROWS]
     for key in ("same_face_augmented", "same_identity_other_expression", "different_faces"):
         if all(key in s["distances"] for s in stats):
             rows.append({"quantity": f"distance, {key.replace('_', ' ')} (median)",
-                         **{nm: s["distances"][key]["median"] for nm, s in zip(names, stats)}})
+                         **{nm: s["distances"][key]["median"] for nm, s in zip(names, stats, strict=True)}})
             rows.append({"quantity": f"distance, {key.replace('_', ' ')} (relative)",
-                         **{nm: s["distances_relative"][key]["median"] for nm, s in zip(names, stats)}})
+                         **{nm: s["distances_relative"][key]["median"] for nm, s in zip(names, stats, strict=True)}})
     return rows

@@ -44,11 +44,11 @@ def _save(fig, path: Path) -> Path:
 def plot_histograms(stats: list[dict[str, Any]], names: list[str], path: Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(2, len(stats), figsize=(4.2 * len(stats), 6), squeeze=False)
-    for j, (s, nm) in enumerate(zip(stats, names)):
+    for j, (s, nm) in enumerate(zip(stats, names, strict=True)):
         z = s["codes"].numpy().ravel()
         axes[0, j].hist(z, bins=80, color="tab:blue")
-        axes[0, j].set_title(f"{nm}: code values (all dims)\nmean std {s['mean_std']:.3g}, mean norm {s['mean_norm']:.3g}",
-                             fontsize=9)
+        axes[0, j].set_title(f"{nm}: code values (all dims)\n"
+                             f"mean std {s['mean_std']:.3g}, mean norm {s['mean_norm']:.3g}", fontsize=9)
         std = np.sort(np.asarray(s["per_dim"]["std"]))[::-1]
         axes[1, j].bar(np.arange(len(std)), std, width=1.0, color="tab:orange")
         axes[1, j].set_yscale("log")
@@ -59,7 +59,7 @@ def plot_histograms(stats: list[dict[str, Any]], names: list[str], path: Path) -
 def plot_distances(stats: list[dict[str, Any]], names: list[str], path: Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(1, len(stats), figsize=(4.5 * len(stats), 3.4), squeeze=False)
-    for j, (s, nm) in enumerate(zip(stats, names)):
+    for j, (s, nm) in enumerate(zip(stats, names, strict=True)):
         ax = axes[0, j]
         for key, label in DIST_KEYS:
             d = s.get("_distances_raw", {}).get(key)
@@ -73,7 +73,7 @@ def plot_distances(stats: list[dict[str, Any]], names: list[str], path: Path) ->
 def plot_pca(stats: list[dict[str, Any]], names: list[str], column: LabelColumn | None, path: Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(1, len(stats), figsize=(4.5 * len(stats), 4), squeeze=False)
-    for j, (s, nm) in enumerate(zip(stats, names)):
+    for j, (s, nm) in enumerate(zip(stats, names, strict=True)):
         xy, ratio = pca_2d(s["codes"])
         ax = axes[0, j]
         if column is not None:
