@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ROWS = ("hair_hue=red", "hair_hue=blue", "hair_hue=green", "hair_lightness", "eye_hue=blue", "skin_tone",
         "mouth=smile", "eye_state=closed", "hair_style=twintails", "accessory=glasses", "bg_lightness", "tilt")
-COLS = ("hair_hue", "hair_lightness", "eye_hue", "skin_tone", "mouth", "eye_state", "hair_style", "accessory",
-        "bg_lightness", "bg_hue", "tilt")
+COLS = ("hair_hue", "hair_saturation", "hair_lightness", "eye_hue", "skin_tone", "mouth", "eye_state", "hair_style",
+        "accessory", "bg_lightness", "bg_hue", "tilt")
 
 
 def train(family: str, data: str, cpu_minutes: float, work: Path) -> Path:

@@ -256,7 +256,7 @@ def direction_grid(model, codes: Tensor, dirs: Directions, steps: tuple[float, .
         imgs = decode_batched(model, zs).view(len(steps), len(codes), *decode_shape(model))
         tiles.append(imgs.transpose(0, 1).reshape(-1, *decode_shape(model)))  # face-major: F blocks of S
         labels.append(dirs.names[i])
-    cols = [f"{s:+g}σ" for _ in range(len(codes)) for s in steps]
+    cols = [f"{s:+g} sd" for _ in range(len(codes)) for s in steps]  # the default font has no σ
     grid = make_grid(torch.cat(tiles), nrow=len(steps) * len(codes), row_labels=labels, col_labels=cols)
     return grid, [dirs.names[i] for i in order]
 
