@@ -71,10 +71,13 @@ def test_directions_for_a_gan_use_the_image_probe(toys, tmp_path, capsys):  # no
     torch.manual_seed(0)
     gan = save_model(tmp_path / "gan.safetensors", ToyGAN(ToyGANConfig(), DataSpec(3, 16)))
     code, _, err = run_cli(["directions", str(gan), "--probe", str(tmp_path / "probe.safetensors"), "--n", "48",
-                            "--out", str(tmp_path / "g")], capsys)
+                            "--effects", "--out", str(tmp_path / "g")], capsys)
     assert code == 0, err
     meta = json.loads((tmp_path / "g" / "directions.json").read_text())
     assert "InterFaceGAN" in meta["codes"] and len(meta["directions"]) > 0
+    eff = json.loads((tmp_path / "g" / "effects.json").read_text())
+    assert eff["directions"][:-1] == [r["name"] for r in meta["directions"]] and eff["directions"][-1] == "random#0"
+    assert len(eff["attributes"]) == len(probe.config.targets) and meta["effects"] == "effects.json"
 
 
 def test_latent_stats_compare(ckpts, tmp_path, capsys):
