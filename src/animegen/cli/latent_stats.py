@@ -18,7 +18,8 @@ Writes DIR/stats.json (per model: per-dimension mean/std, mean std, mean code no
 VAE, Euclidean code distances of the same face under small augmentations, of the same synthetic identity
 with another expression and of different faces; plus seed 000's table) and histograms.png,
 distances.png, pca.png (codes projected on two principal components, coloured by an attribute).
---compare puts a second model beside the first. A GAN has no encoder: its sampled codes are N(0, I) by construction, so there is nothing to measure."""
+--compare puts a second model beside the first. A GAN has no encoder: its sampled codes are N(0, I)
+by construction, so there is nothing to measure."""
 
 
 def _name(model, path: Path, taken: list[str]) -> str:
