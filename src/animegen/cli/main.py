@@ -20,8 +20,7 @@ from animegen.errors import AnimegenError
 
 # command modules, in the order `animegen --help` lists them
 COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "interpolate", "blend", "perturb",
-                   "invert", "outliers", "neighbors", "demo",
-                   "doctor"]
+                   "directions", "latent_stats", "invert", "outliers", "neighbors", "demo", "doctor"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animegen.cli.{_name}")
