@@ -18,7 +18,7 @@ from animegen.cli.app import app
 from animegen.errors import AnimegenError
 
 # command modules, in the order `animegen --help` lists them
-COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "demo", "doctor"]
+COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "report", "demo", "doctor"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animegen.cli.{_name}")
