@@ -16,15 +16,16 @@ MAX_PANELS = 6
 
 
 def _curves(runs: list[RunData]) -> Section | None:
-    common = [k for k in runs[0].keys("train/") if all(k in r.keys("train/") for r in runs[1:])]
-    common.sort(key=lambda k: k != "train/loss")
-    panels = {k.split("/", 1)[1]: {r.name: r.series(k) for r in runs} for k in common[:MAX_PANELS]}
+    keys = {r.name: r.keys("train/") for r in runs}
+    union = list(dict.fromkeys(k for r in runs for k in keys[r.name]))
+    union.sort(key=lambda k: (k != "train/loss", -sum(k in v for v in keys.values())))  # shared terms first
+    panels = {k.split("/", 1)[1]: {r.name: r.series(k) for r in runs if k in keys[r.name]} for k in union[:MAX_PANELS]}
     panels = {t: lines for t, lines in panels.items() if any(len(s[0]) for s in lines.values())}
     if not panels:
         return None
     return Section("Loss curves").image(plots.curves_png(panels, xmax=max(r.last_step for r in runs) or None),
-                                        "terms every run logs, one colour per run (EMA-smoothed over the raw "
-                                        "values)", plot=True)
+                                        "each logged term, one colour per run (terms the runs share first; "
+                                        "EMA-smoothed over the raw values)", plot=True)
 
 
 def _health(runs: list[RunData]) -> Section | None:
