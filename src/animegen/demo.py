@@ -2,10 +2,12 @@
 
 Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 minutes on 2 CPU cores):
 
-1. data: render ``n`` procedural faces (``synth:N:SEED``; default ``2000 · M``, at most 8,000), or read ``--data``;
+1. data: render ``n`` procedural faces (``synth:N:SEED``; default ``2000 · M``, at most 8,000), or read
+   ``--data``;
 2. a VAE (Kingma & Welling 2014) for ``VAE_SHARE · M`` minutes;
 3. a DCGAN (Radford et al. 2016; the ``fast`` preset of ``configs/gan-recommended.toml``) for ``GAN_SHARE · M``;
-4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples, GAN samples, reconstructions, an interpolation GIF;
+4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples,
+   GAN samples, reconstructions, an interpolation GIF;
 5. ``out/index.html``: the best samples first, then each run's curves, health, grids, metrics and facts
    (every run folder also gets its own ``report.html``).
 """
@@ -75,7 +77,7 @@ def _interpolation_frames(model, x: torch.Tensor, steps: int = 24) -> list[torch
     with torch.no_grad():
         z = model.encode(x)  # [K, latent]
         frames = []
-        for a, b in zip(range(len(z)), list(range(1, len(z))) + [0]):
+        for a, b in zip(range(len(z)), list(range(1, len(z))) + [0], strict=True):
             for t in torch.linspace(0, 1, steps)[:-1]:
                 frames.append(model.decode(torch.lerp(z[a], z[b], t)[None]).clamp(-1, 1)[0])  # [C, H, W]
     return frames
@@ -92,10 +94,11 @@ def _check(out: Path, data: str | None, size: int, minutes: float) -> None:
 
 
 def cap_steps(cfg: RunConfig, steps: int | None) -> RunConfig:
-    """Stop after ``steps`` (smoke tests), with logs, grids and evaluations spread over those steps."""
+    """Stop after ``steps`` (smoke tests) of at most 16 images, with logs, grids and evaluations spread over them."""
     if steps:
         t = cfg.train
         t.steps = steps
+        t.batch_size = min(t.batch_size, 16)
         t.log_every = t.sample_every = t.eval_every = max(1, steps // 3)
         t.checkpoint_every = steps
         t.ema_start = min(t.ema_start, steps // 2)
@@ -110,8 +113,8 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     """
     from animegen.checkpoint import load_model
     from animegen.data.sources import open_source
-    from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report import write_report
+    from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report.rundata import RunData
     from animegen.train.trainer import train
 

@@ -46,7 +46,8 @@ def _png(data: bytes) -> Image.Image:
 
 def test_curves_png_draws_one_panel_per_term_with_nonfinite_values_dropped():
     x = list(range(0, 100, 5))
-    panels = {"loss": {"train": (x, [1000 / (s + 1) for s in x]), "validation": (x[::4], [900 / (s + 1) for s in x[::4]])},
+    panels = {"loss": {"train": (x, [1000 / (s + 1) for s in x]),
+                       "validation": (x[::4], [900 / (s + 1) for s in x[::4]])},
               "kl": {"train": (x, [float("nan")] + [float(s) for s in x[1:]])},
               "d_real": {"train": (x, [0.5] * len(x))}}
     im = _png(plots.curves_png(panels, ncols=3, xmax=100))

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from html_checks import (assert_numbers_finite, assert_sections_filled, assert_self_contained, decoded_images,
-                         section_ids)
+from html_checks import (
+    assert_numbers_finite,
+    assert_sections_filled,
+    assert_self_contained,
+    decoded_images,
+    section_ids,
+)
 
 from animegen.cli.main import main
 from animegen.config import apply_overrides, resolve_run_config

@@ -57,8 +57,8 @@ def write_demo_page(res: DemoResult) -> Path:
     page.add(_best(res))
     page.add(Section("Reconstructions").image(res.out / "reconstructions.png", "VAE: real faces (Real) over their "
                                                                               "reconstructions (Guess)"))
-    page.add(Section("Latent interpolation").image(res.out / "interpolation.gif", "VAE: walking straight lines "
-                                                   "between the codes of four real faces", width=max(192, res.size * 2)))
+    walk = "VAE: walking straight lines between the codes of four real faces"
+    page.add(Section("Latent interpolation").image(res.out / "interpolation.gif", walk, width=max(192, res.size * 2)))
     page.add(Section("Training faces").image(res.out / "training_faces.png", f"32 of the {res.n} training images"))
     page.add(Section("Samples from N(0, I)", key="standard-prior").image(
         res.out / "samples.png", "the same VAE decoding z ~ N(0, I): after minutes of training the codes of real "

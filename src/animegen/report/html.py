@@ -7,20 +7,25 @@ import html
 import mimetypes
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TypeVar
 
 from animegen.fsutil import atomic_write_text
 
 CSS = """
-body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;color:#222}
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;
+color:#222}
 h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
-figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top} figcaption{font-size:.85em;color:#555;max-width:520px}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
+figcaption{font-size:.85em;color:#555;max-width:520px}
 img{image-rendering:pixelated;border:1px solid #ddd;max-width:100%} img.plot{image-rendering:auto;border:0}
 table{border-collapse:collapse;margin:.5em 0}
-td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right} th{background:#f6f6f6} td:first-child,th:first-child{text-align:left}
-code,pre{background:#f6f6f6;padding:.1em .3em;border-radius:3px} pre{padding:.6em;overflow:auto;max-height:30em} .muted{color:#777}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right} th{background:#f6f6f6}
+td:first-child,th:first-child{text-align:left}
+code,pre{background:#f6f6f6;padding:.1em .3em;border-radius:3px} pre{padding:.6em;overflow:auto;max-height:30em}
+.muted{color:#777}
 nav{font-size:.9em;color:#555} nav a{margin-right:.8em;color:#36c;text-decoration:none}
 .warn{color:#a40}
 """
@@ -46,22 +51,25 @@ def _sniff(data: bytes) -> str:
     raise ValueError("embedded images must be PNG, GIF or JPEG bytes")
 
 
+B = TypeVar("B", bound="Blocks")
+
+
 class Blocks:
     """HTML building blocks shared by :class:`Page` and :class:`Section` (each appends to ``self.parts``)."""
 
     parts: list[str]
 
-    def text(self, text: str, cls: str = "") -> "Blocks":
+    def text(self: B, text: str, cls: str = "") -> B:
         c = f" class='{cls}'" if cls else ""
         self.parts.append(f"<p{c}>{html.escape(text)}</p>")
         return self
 
-    def code(self, text: str) -> "Blocks":
+    def code(self: B, text: str) -> B:
         self.parts.append(f"<pre><code>{html.escape(text)}</code></pre>")
         return self
 
-    def image(self, image: str | os.PathLike | bytes, caption: str = "", width: int | None = None,
-              plot: bool = False) -> "Blocks":
+    def image(self: B, image: str | os.PathLike | bytes, caption: str = "", width: int | None = None,
+              plot: bool = False) -> B:
         """An embedded image: a file path, or PNG/GIF/JPEG bytes. ``plot``: smooth scaling (charts)."""
         src = bytes_uri(image, _sniff(image)) if isinstance(image, bytes) else data_uri(image)
         w = f" width='{width}'" if width else ""
@@ -70,7 +78,7 @@ class Blocks:
         self.parts.append(f"<figure><img src='{src}' alt='{html.escape(caption)}'{w}{cls}>{cap}</figure>")
         return self
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[object]]) -> "Blocks":
+    def table(self: B, header: Sequence[str], rows: Sequence[Sequence[object]]) -> B:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
         self.parts.append(f"<table><tr>{head}</tr>{body}</table>")
@@ -104,11 +112,11 @@ class Page(Blocks):
             self.parts.append(f"<p class='muted'>{html.escape(subtitle)}</p>")
         self._n_head = len(self.parts)
 
-    def heading(self, text: str) -> "Page":
+    def heading(self, text: str) -> Page:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
         return self
 
-    def add(self, section: Section | None) -> "Page":
+    def add(self, section: Section | None) -> Page:
         """Append a section (``None``, a section that does not apply, is skipped); listed in the page's nav."""
         if section is not None:
             self.sections.append(section)
@@ -122,7 +130,8 @@ class Page(Blocks):
             nav = f"<nav>{links}</nav>"
         head, body = self.parts[:self._n_head], self.parts[self._n_head:]
         return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-                f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{html.escape(self.title)}</title>"
+                "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+                f"<title>{html.escape(self.title)}</title>"
                 f"<style>{CSS}</style></head><body>{''.join(head)}{nav}{''.join(body)}</body></html>\n")
 
     def write(self, path: str | os.PathLike) -> Path:

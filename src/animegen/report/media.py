@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -18,7 +19,7 @@ def png_bytes(image: np.ndarray | Image.Image) -> bytes:
     """PNG of a uint8 ``[H, W, C]`` array or a PIL image."""
     pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
     buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
+    pil.save(buf, format="PNG", compress_level=3)  # 2-3× faster than the default level, a few % larger
     return buf.getvalue()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ LOG_RATIO = 30.0
 """A panel goes log-scale when its positive values span more than this factor (a VAE loss falls 10-100×)."""
 
 
-def ema_smooth(values: Sequence[float], beta: float | None = None) -> np.ndarray:
+def ema_smooth(values: Sequence[float] | np.ndarray, beta: float | None = None) -> np.ndarray:
     """Debiased exponential moving average ``m_t = β m_{t-1} + (1-β) v_t``, ``m_t / (1-β^t)``.
 
     ``beta=None`` picks ``1 - 10/n`` clipped to [0, 0.98]: about a tenth of the curve per time constant,
@@ -57,7 +57,7 @@ def _figure(n_panels: int, ncols: int, panel_w: float = 3.4, panel_h: float = 2.
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # zlib's fastest level: charts are flat colour
     return buf.getvalue()
 
 
@@ -75,7 +75,7 @@ def curves_png(panels: Mapping[str, Mapping[str, Series]], ncols: int = 3, xmax:
     if not panels:
         raise ValueError("curves_png: nothing to plot")
     fig, axes = _figure(len(panels), ncols)
-    for ax, (title, lines) in zip(axes, panels.items()):
+    for ax, (title, lines) in zip(axes, panels.items(), strict=True):
         values: list[float] = []
         for i, (label, series) in enumerate(lines.items()):
             x, y = _finite(series)

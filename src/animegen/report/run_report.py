@@ -6,8 +6,8 @@ the whole page.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from animegen.progress import info
 from animegen.report import sections as S
@@ -33,18 +33,28 @@ REPORT_FILE = "report.html"
 
 
 def run_sections(run: RunData, section_fns: list[SectionFn] | None = None) -> list[Section]:
-    """Call each section function; a failure becomes a short note in the page and a warning line."""
+    """Call each section function (once per run: results are kept in ``run.sections`` and copied out); a failure
+    becomes a short note in the page and a warning line."""
     out = []
     for fn in section_fns if section_fns is not None else SECTIONS:
-        try:
-            sec = fn(run)
-        except Exception as exc:  # a report section must never cost the rest of the page
-            info(f"warning: report section {fn.__name__} failed: {type(exc).__name__}: {exc}")
-            sec = Section(fn.__name__.replace("_", " ").capitalize(), key=f"failed-{fn.__name__}")
-            sec.text(f"this section could not be drawn: {type(exc).__name__}: {exc}", cls="warn")
+        if fn in run.sections:
+            sec = run.sections[fn]
+        else:
+            sec = _call(fn, run)
+            run.sections[fn] = sec
         if sec is not None:
-            out.append(sec)
+            out.append(Section(sec.title, sec.key, list(sec.parts)))
     return out
+
+
+def _call(fn: SectionFn, run: RunData) -> Section | None:
+    try:
+        return fn(run)
+    except Exception as exc:  # a report section must never cost the rest of the page
+        info(f"warning: report section {fn.__name__} failed: {type(exc).__name__}: {exc}")
+        sec = Section(fn.__name__.replace("_", " ").capitalize(), key=f"failed-{fn.__name__}")
+        sec.text(f"this section could not be drawn: {type(exc).__name__}: {exc}", cls="warn")
+        return sec
 
 
 def build_report(run: RunData | str | Path, section_fns: list[SectionFn] | None = None) -> Page:

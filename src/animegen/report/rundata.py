@@ -43,6 +43,8 @@ class RunData:
     records: list[dict]
     evaluation: dict | None = None
     real_images: Any = None
+    sections: dict = field(default_factory=dict, repr=False)
+    """Sections already drawn for this run, by section function (a demo page and the run's report share them)."""
     _model: Any = field(default=None, repr=False)
 
     @classmethod

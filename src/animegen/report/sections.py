@@ -35,7 +35,8 @@ def samples(run: RunData) -> Section | None:
     sec = Section("Samples")
     kinds = [("fitted", "decoded from the Gaussian fitted to the training codes (Ghosh et al. 2020; "
                         "animegen sample --prior fitted)")] if model.fitted_prior() is not None else []
-    kinds.append(("standard", "decoded from z ~ N(0, I)" if model.has_encoder else "the generator's samples, z ~ N(0, I)"))
+    plain = "decoded from z ~ N(0, I)" if model.has_encoder else "of the generator, z ~ N(0, I)"
+    kinds.append(("standard", plain))
     for prior, caption in kinds:
         images = model.sample(N_SAMPLES, generator=torch.Generator().manual_seed(0), prior=prior)  # [N, C, H, W]
         sec.image(media.grid_png(images, nrow=8), f"{N_SAMPLES} samples {caption}, step {run.last_step}")
@@ -183,7 +184,8 @@ def metrics(run: RunData) -> Section | None:
         return None
     sec = Section("Metrics")
     if run.evaluation is not None:
-        rows = [[label, v] for label, path in METRIC_ROWS if (v := dig(run.evaluation, path)) is not None]
+        rows: list[list[object]] = [[label, v] for label, path in METRIC_ROWS
+                                    if (v := dig(run.evaluation, path)) is not None]
         sec.table(["animegen evaluate", "value"], rows)
     else:
         sec.text(f"No metrics.json yet: run `animegen evaluate {run.path / 'final.safetensors'}` for FID, KID, "
@@ -224,7 +226,7 @@ def facts(run: RunData) -> Section | None:
     seconds = _train_seconds(run)
     header = run.model().checkpoint_header if run.checkpoint is not None else {}
     threads = train_cfg.get("threads", 0)
-    rows = [
+    rows: list[list[object]] = [
         ["run", f"{run.name} ({run.family})"],
         ["steps", f"{run.last_step} of {train_cfg.get('steps')} (batch {train_cfg.get('batch_size')})"],
         ["training wall time", f"{seconds:.1f} s" if seconds else None],
