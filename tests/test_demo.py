@@ -82,3 +82,13 @@ def test_demo_refuses_a_file_as_out(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--out", str(f), "--minutes", "0.1"])
     assert exc.value.code == 1 and "is a file" in capsys.readouterr().err
+
+
+def test_demo_on_your_own_images_without_the_gan(tmp_path):
+    page = run_demo(tmp_path / "mine", minutes=30.0, size=32, seed=0, data="synth:64:5", gan=False, steps=2)
+    text = page.read_text(encoding="utf-8")
+    assert "trained on your images" in text and not (tmp_path / "mine" / "gan_samples.png").exists()
+    best = text.split("<section id='best-samples'>")[1].split("</section>")[0]
+    assert best.count("<img") == 1
+    assert [p.name for p in (tmp_path / "mine" / "runs").iterdir()] == ["vae-demo-1"]
+    assert "--data synth:64:5" in text

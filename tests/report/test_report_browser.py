@@ -77,7 +77,7 @@ def probe(chromium: str, page: Path, tmp: Path) -> dict:
 
 
 def screenshot(chromium: str, page: Path, out: Path, height: int = 5000) -> np.ndarray:
-    _run(chromium, f"--window-size=1100,{height}", f"--screenshot={out}", page.as_uri())
+    _run(chromium, f"--window-size=1200,{height}", f"--screenshot={out}", page.as_uri())
     with Image.open(out) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -90,7 +90,7 @@ def _assert_renders(chromium: str, page: Path, tmp: Path, min_images: int) -> di
     empty = [s["id"] for s in seen["sections"] if s["height"] < 10]
     assert not empty, f"empty sections in {page}: {empty}"
     shot = screenshot(chromium, page, tmp / f"shot-{page.parent.name}.png")
-    assert shot.shape[1] == 1100 and shot.std() > 20  # pictures and charts, not a blank page
+    assert shot.shape[1] == 1200 and shot.std() > 20  # pictures and charts, not a blank page
     return seen
 
 

@@ -51,7 +51,7 @@ def _prefixed(run: RunData) -> list[Section]:
 
 def write_demo_page(res: DemoResult) -> Path:
     what = "your images" if res.data else f"{res.n} procedural faces"
-    models = " and ".join(LABELS.get(r.family, r.family) for r in res.runs)
+    models = " and a ".join(LABELS.get(r.family, r.family) for r in res.runs)
     page = Page("animegen demo", f"a {models} trained on {what} ({res.size}px, seed {res.seed}) within "
                                  f"{res.minutes:g} minutes of training; whole demo {res.seconds:.0f} s")
     page.add(_best(res))

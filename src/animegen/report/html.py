@@ -15,7 +15,7 @@ from typing import TypeVar
 from animegen.fsutil import atomic_write_text
 
 CSS = """
-body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;max-width:1120px;margin:2em auto;padding:0 1em;
 color:#222}
 h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}
 figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
