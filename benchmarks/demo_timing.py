@@ -1,7 +1,7 @@
 """Time ``animegen demo`` end to end, stage by stage, and optionally screenshot its page with headless Chromium.
 
     .venv/bin/python benchmarks/demo_timing.py                                   # default 4 minutes
-    .venv/bin/python benchmarks/demo_timing.py --minutes 1 --out /tmp/demo-1
+    .venv/bin/python benchmarks/demo_timing.py --minutes 1 --out demo-1
     .venv/bin/python benchmarks/demo_timing.py --screenshot docs/images/demo_report.png
 
 Runs the real command in a subprocess and records wall seconds per stage (from the time each ``[k/5]`` line
@@ -44,12 +44,12 @@ def screenshot(page: Path, out: Path, width: int = 1200, height: int = 1300) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=4.0)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/animegen-demo-timing"))
+    ap.add_argument("--out", type=Path, default=Path("demo-timing-out"))
     ap.add_argument("--screenshot", type=Path, default=None, help="also write a PNG of the page's top")
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "demo.json")
     args = ap.parse_args()
-    if args.out.exists():
-        shutil.rmtree(args.out)
+    if args.out.exists() and any(args.out.iterdir()):
+        raise SystemExit(f"{args.out} is not empty; pass a new --out (a timing needs a fresh folder)")
     load_before = os.getloadavg()
     cmd = [sys.executable, "-m", "animegen", "demo", "--out", str(args.out), "--minutes", f"{args.minutes:g}"]
     t0 = time.perf_counter()
