@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -24,17 +24,18 @@ loss curves, health signals and grids over training. Each run folder gets its ow
 
 @app.command("demo", epilog=EXAMPLES)
 def demo_command(
-    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Output folder."),
-    minutes: float = typer.Option(4.0, "--minutes", "-m", min=0.05,
-                                  help="Training budget (wall clock), split 45/55 between the VAE and the GAN; "
-                                       "the default number of faces scales with it."),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Your images instead of the procedural faces: "
-                                                                 "a folder, zip/tar or prepared dataset."),
-    n: Optional[int] = typer.Option(None, "--n", "-n", min=256,
-                                    help="Number of procedural faces (default 2000 per minute, at most 8000)."),
-    size: int = typer.Option(64, "--size", "-s", help="Image size: 32, 64 or 128."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the faces and the training runs."),
-    gan: bool = typer.Option(True, "--gan/--no-gan", help="Also train the GAN (--no-gan: the VAE gets all the time)."),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-out"),
+    minutes: Annotated[float, typer.Option("--minutes", "-m", min=0.05,
+                                           help="Training budget (wall clock), split 45/55 between the VAE and the "
+                                                "GAN; the default number of faces scales with it.")] = 4.0,
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Your images instead of the procedural faces: "
+                                                                  "a folder, zip/tar or prepared dataset.")] = None,
+    n: Annotated[int | None, typer.Option("--n", "-n", min=256, help="Number of procedural faces (default 2000 "
+                                                                     "per minute, at most 8000).")] = None,
+    size: Annotated[int, typer.Option("--size", "-s", help="Image size: 32, 64 or 128.")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the faces and the training runs.")] = 0,
+    gan: Annotated[bool, typer.Option("--gan/--no-gan", help="Also train the GAN (--no-gan: the VAE gets all "
+                                                             "the time).")] = True,
 ) -> None:
     """Run the whole pipeline: data, a VAE and a GAN, samples, reconstructions, one report page."""
     from animegen.demo import run_demo

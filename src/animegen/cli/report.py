@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,9 +25,9 @@ file: compare.html beside the first run folder). Every image is embedded: the pa
 
 @app.command("report", epilog=EXAMPLES)
 def report_command(
-    runs: List[Path] = typer.Argument(..., help="Run folder(s) written by animegen train."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file (default: RUN/report.html; several runs: "
-                                                                 "compare.html beside the first)."),
+    runs: Annotated[list[Path], typer.Argument(help="Run folder(s) written by animegen train.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN/report.html; several "
+                                                                 "runs: compare.html beside the first).")] = None,
 ) -> None:
     """Write an HTML report of a training run, or compare several runs; prints the page's path."""
     from animegen.progress import info
