@@ -1,8 +1,20 @@
-"""The demo pipeline behind ``animegen demo`` / ``make demo``: synthetic faces → VAE → grids → HTML page."""
+"""The demo pipeline behind ``animegen demo`` / ``make demo``: faces → a VAE and a small GAN → one report page.
+
+Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 minutes on 2 CPU cores):
+
+1. data: render ``n`` procedural faces (``synth:N:SEED``; default ``2000 · M``, at most 8,000), or read
+   ``--data``;
+2. a VAE (Kingma & Welling 2014) for ``VAE_SHARE · M`` minutes;
+3. a DCGAN (Radford et al. 2016; the ``fast`` preset of ``configs/gan-recommended.toml``) for ``GAN_SHARE · M``;
+4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples,
+   GAN samples, reconstructions, an interpolation GIF;
+5. ``out/index.html``: the best samples first, then each run's curves, health, grids, metrics and facts
+   (every run folder also gets its own ``report.html``).
+"""
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -10,93 +22,153 @@ import torch
 from animegen.config import DataConfig, RunConfig, TrainConfig, apply_overrides, model_config_class
 from animegen.imaging import make_grid, save_gif, save_grid, to_tensor
 from animegen.progress import info
-from animegen.runs import read_metrics
 
 # the VAE the demo trains: the shared conv backbone, a Gaussian likelihood (seed 001's σ), short warm-up
 DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=300", "model.lr=1e-3"]
+# the GAN: the recommended recipe's generator/discriminator; an EMA that starts early, since the run is short
+DEMO_GAN = ["model.arch=fast"]
+VAE_SHARE = 0.45
+GAN_SHARE = 0.55
+FACES_PER_MINUTE = 2000
+MAX_FACES = 8000
+MIN_FACES = 256
+SIZES = (32, 64, 128)
 
 
-OUTPUTS = ("samples.png", "samples_fitted.png", "reconstructions.png", "interpolation.gif", "index.html")
-"""The files the demo writes at the top of its folder (besides ``data/`` and ``runs/``)."""
+@dataclass
+class DemoBudget:
+    """Minutes of training per model for a demo of ``minutes`` (the GAN gets the larger share: it learns slower)."""
+
+    vae: float
+    gan: float
+
+    @classmethod
+    def split(cls, minutes: float, gan: bool = True) -> DemoBudget:
+        return cls(vae=minutes * VAE_SHARE, gan=minutes * GAN_SHARE) if gan else cls(vae=minutes, gan=0.0)
 
 
-def demo_config(minutes: float, n: int, size: int, seed: int) -> RunConfig:
+def default_faces(minutes: float) -> int:
+    return int(min(MAX_FACES, max(MIN_FACES, round(FACES_PER_MINUTE * minutes))))
+
+
+def demo_config(minutes: float, n: int, size: int, seed: int, source: str | None = None) -> RunConfig:
+    """The VAE run (``minutes`` of wall-clock training)."""
     cfg = RunConfig(family="vae", name="vae-demo", model=model_config_class("vae")(),
-                    data=DataConfig(source=f"synth:{n}:{seed}", size=size, channels=3, hflip=True, seed=seed),
+                    data=DataConfig(source=source or f"synth:{n}:{seed}", size=size, channels=3, hflip=True,
+                                    seed=seed),
                     train=TrainConfig(steps=1_000_000, max_minutes=minutes, batch_size=64, seed=seed, ema_decay=0.0,
                                       sample_every=200, checkpoint_every=500, eval_every=250, log_every=25))
     return apply_overrides(cfg, DEMO_VAE)
 
 
-def _interpolation_frames(model, x: torch.Tensor, steps: int = 24) -> list[torch.Tensor]:
-    """Encode a few real faces and walk the latent line between consecutive ones (each frame a row)."""
-    with torch.no_grad():
-        z = model.encode(x)  # [K, latent]
-        frames = []
-        for a, b in zip(range(len(z)), list(range(1, len(z))) + [0]):
-            for t in torch.linspace(0, 1, steps)[:-1]:
-                frames.append(model.decode(torch.lerp(z[a], z[b], t)[None]).clamp(-1, 1)[0])  # [C, H, W]
-    return frames
+def gan_config(minutes: float, source: str, size: int, seed: int) -> RunConfig:
+    """The GAN run: DCGAN ``fast`` preset, batch 32, EMA of G (decay 0.995 from step 100)."""
+    cfg = RunConfig(family="dcgan", name="gan-demo", model=model_config_class("dcgan")(),
+                    data=DataConfig(source=source, size=size, channels=3, hflip=True, seed=seed),
+                    train=TrainConfig(steps=1_000_000, max_minutes=minutes, batch_size=32, seed=seed, ema_decay=0.995,
+                                      ema_start=100, sample_every=100, checkpoint_every=500, eval_every=100,
+                                      log_every=20))
+    return apply_overrides(cfg, DEMO_GAN)
 
 
-def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 64, seed: int = 0) -> Path:
-    """Run the demo into ``out`` and return the path of its ``index.html``."""
+OUTPUTS = ("training_faces.png", "samples.png", "samples_fitted.png", "reconstructions.png", "interpolation.gif",
+           "gan_samples.png", "index.html")
+"""The files the demo writes at the top of its folder (besides ``runs/``)."""
+
+
+def _check(out: Path, data: str | None, size: int, minutes: float) -> None:
+    from animegen.fsutil import check_dir_output, check_output
+
+    check_output(out, [data] if data and not data.startswith(("synth:", "mnist:", "hf:")) else [], kind="dir")
+    check_dir_output(out, OUTPUTS)  # before any work: never over a file we did not write
+    if size not in SIZES:
+        raise AnimegenError(f"--size must be one of {', '.join(map(str, SIZES))} (got {size})")
+    if not minutes > 0:
+        raise AnimegenError(f"--minutes must be positive (got {minutes})")
+
+
+def cap_steps(cfg: RunConfig, steps: int | None) -> RunConfig:
+    """Stop after ``steps`` (smoke tests) of at most 16 images, with logs, grids and evaluations spread over them."""
+    if steps:
+        t = cfg.train
+        t.steps = steps
+        t.batch_size = min(t.batch_size, 16)
+        t.log_every = t.sample_every = t.eval_every = max(1, steps // 3)
+        t.checkpoint_every = steps
+        t.ema_start = min(t.ema_start, steps // 2)
+    return cfg
+
+
+def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: int = 64, seed: int = 0,
+             data: str | None = None, gan: bool = True, steps: int | None = None) -> Path:
+    """Run the demo into ``out`` and return the path of its ``index.html`` (see the module doc).
+
+    ``steps``: also stop each training run after this many steps (smoke tests; the time budget still applies).
+    """
     from animegen.checkpoint import load_model
     from animegen.data.sources import open_source
-    from animegen.data.synthetic import write_dataset
-    from animegen.fsutil import check_output
-    from animegen.report.html import Page
+    from animegen.latent.interpolate import loop
+    from animegen.report import write_report
+    from animegen.report.demo_page import DemoResult, write_demo_page
+    from animegen.report.rundata import RunData
     from animegen.train.trainer import train
 
-    out = check_output(out, (), kind="dir")
-    for name in OUTPUTS:  # before any work: never over a file we did not write
-        check_output(out / name, (), kind="file")
+    out = Path(out)
+    _check(out, data, size, minutes)
+    budget = DemoBudget.split(minutes, gan)
+    stages = 5 if gan else 4
     t0 = time.time()
-    info(f"[1/4] rendering {n} synthetic faces at {size}px → {out / 'data'}")
-    write_dataset(out / "data", n=n, size=size, seed=seed)
-    cfg = demo_config(minutes, n, size, seed)
-    info(f"[2/4] training a VAE for {minutes:g} min (bf16/channels-last where the CPU supports it)")
-    run_dir = train(cfg, out / "runs")
-    final = run_dir / "final.safetensors"
-    model = load_model(final)
+    if data is None:
+        n = n or default_faces(minutes)
+        source = f"synth:{n}:{seed}"
+        info(f"[1/{stages}] rendering {n} procedural faces at {size}px ({source})")
+    else:
+        source = data
+        info(f"[1/{stages}] reading your images from {data}")
+    images = open_source(source, size=size, channels=3)
+    if len(images) < 16:
+        raise AnimegenError(f"{source}: {len(images)} images; the demo needs at least 16")
+    out.mkdir(parents=True, exist_ok=True)
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:32].numpy()
+    save_grid(images.images[pick], out / "training_faces.png", nrow=8, scale=2 if size <= 32 else 1)
 
-    info("[3/4] sampling, reconstructing, interpolating")
-    gen = torch.Generator().manual_seed(seed)
-    save_grid(model.sample(64, generator=gen, prior="standard"), out / "samples.png", nrow=8)
-    save_grid(model.sample(64, generator=torch.Generator().manual_seed(seed), prior="fitted"),
-              out / "samples_fitted.png", nrow=8)
-    data = open_source(cfg.data.source, size=size, channels=3)
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed + 1))[:16].numpy()
-    real = to_tensor(data.images[idx])  # [16, C, H, W]
-    recon = model.reconstruct(real)
-    both = torch.cat([real[:8], recon[:8], real[8:], recon[8:]])
-    save_grid(both, out / "reconstructions.png", nrow=8, row_labels=["Real", "Guess", "Real", "Guess"])
-    frames = _interpolation_frames(model, real[:4])
-    save_gif([make_grid(f[None], padding=0) for f in frames], out / "interpolation.gif", fps=12)
+    info(f"[2/{stages}] training a VAE for {budget.vae:.2g} min on {len(images)} faces")
+    vae_cfg = cap_steps(demo_config(budget.vae, len(images), size, seed, source=source), steps)
+    vae_dir = train(vae_cfg, out / "runs", data=images)
+    gan_dir = None
+    if gan:
+        info(f"[3/{stages}] training a GAN (DCGAN, fast preset) for {budget.gan:.2g} min")
+        gan_dir = train(cap_steps(gan_config(budget.gan, source, size, seed), steps), out / "runs", data=images)
 
-    info("[4/4] writing the report")
-    records = [r for r in read_metrics(run_dir) if "train/loss" in r]
-    val = [r for r in read_metrics(run_dir) if any(k.startswith("val/") for k in r)]
-    header = model.checkpoint_header
-    page = Page("animegen demo", f"VAE trained for {minutes:g} min on {n} procedural faces "
-                                 f"({size}px, seed {seed}); step {header['step']}; total {time.time() - t0:.0f} s")
-    page.heading("Samples from the prior").image(out / "samples.png", "64 faces decoded from z ~ N(0, I)")
-    page.heading("Samples from the fitted prior").image(
-        out / "samples_fitted.png", "the same seed decoded from the Gaussian fitted to the codes of the training "
-        "faces (Ghosh et al. 2020; animegen sample --prior fitted)")
-    page.heading("Reconstructions").image(out / "reconstructions.png", "held-in faces (Real) over the VAE's "
-                                          "reconstruction (Guess)")
-    page.heading("Latent interpolation").image(out / "interpolation.gif", "walking the straight line between the "
-                                               "codes of four faces", width=4 * size)
-    if records:
-        pick = records[:: max(1, len(records) // 12)] + ([records[-1]] if records[-1] is not records[0] else [])
-        keys = [k for k in ("train/loss", "train/recon_per_image", "train/kl_per_image") if k in records[-1]]
-        page.heading("Training curve").table(["step"] + keys, [[r["step"]] + [r.get(k) for k in keys] for r in pick])
-    if val:
-        last = val[-1]
-        page.heading("Validation").table(["metric", "value"], [[k, v] for k, v in last.items()
-                                                              if k.startswith("val/")])
-    page.heading("Reproduce").code(f"animegen demo --out {out} --minutes {minutes:g} --n {n} --size {size} "
-                                   f"--seed {seed}\n# resolved config: {run_dir / 'config.json'}")
-    page.heading("Config").code(json.dumps(header["model_config"], indent=2))
-    return page.write(out / "index.html")
+    info(f"[{stages - 1}/{stages}] sampling, reconstructing, interpolating")
+    vae = load_model(vae_dir / "final.safetensors")
+    scale = 2 if size <= 32 else 1  # small faces: doubled pixels in the pictures
+    save_grid(vae.sample(64, generator=torch.Generator().manual_seed(seed), prior="fitted"),
+              out / "samples_fitted.png", nrow=8, scale=scale)
+    save_grid(vae.sample(64, generator=torch.Generator().manual_seed(seed), prior="standard"),
+              out / "samples.png", nrow=8, scale=scale)
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 1))[:16].numpy()
+    real = to_tensor(images.images[idx])  # [16, C, H, W]
+    recon = vae.reconstruct(real)  # [16, C, H, W]
+    save_grid(torch.cat([real[:8], recon[:8], real[8:], recon[8:]]), out / "reconstructions.png", nrow=8,
+              row_labels=["Real", "Guess", "Real", "Guess"], scale=scale)
+    with torch.no_grad():
+        z = vae.encode(real[:4]).float()  # [4, latent]
+    walk = loop(vae, z, frames=92)  # A → B → C → D → A
+    save_gif([make_grid(f[None], padding=0, scale=max(1, 128 // size)) for f in walk.frames],
+             out / "interpolation.gif", fps=12)
+    if gan_dir is not None:
+        gan_model = load_model(gan_dir / "final.safetensors")
+        save_grid(gan_model.sample(64, generator=torch.Generator().manual_seed(seed)), out / "gan_samples.png", nrow=8,
+                  scale=scale)
+
+    info(f"[{stages}/{stages}] writing the reports")
+    runs = [RunData.load(d) for d in (vae_dir, gan_dir) if d is not None]
+    for r in runs:
+        r.real_images = real
+        write_report(r.path, run=r)
+    result = DemoResult(out=out, runs=runs, minutes=minutes, n=len(images), size=size, seed=seed, data=data,
+                        seconds=time.time() - t0)
+    page = write_demo_page(result)
+    info(f"done in {time.time() - t0:.0f} s: open {page} in a browser")
+    return page

@@ -86,3 +86,27 @@ def test_decode_batches_match_one_batch(vae):
     torch.testing.assert_close(decode_codes(vae, z, batch_size=3), decode_codes(vae, z, batch_size=64))
     with pytest.raises(ValueError):
         decode_codes(vae, torch.randn(2, 5))
+
+
+def test_loop_closes_without_repeating_its_first_frame():
+    from animegen.latent.interpolate import loop
+
+    class Identity(torch.nn.Module):  # decodes a 3-d code to a 1x1 "image" of 3 channels
+        latent_dim = 3
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))  # decode_codes looks up the device from a parameter
+
+        def decode(self, z):
+            return z[:, :, None, None]
+
+    anchors = torch.tensor([[0.0, 0, 0], [0.6, 0, 0], [0.6, 0.8, 0]])  # legs of length 0.6, 0.8, 1.0
+    walk = loop(Identity(), anchors, frames=12)
+    assert walk.frames.shape[0] == 12 and walk.z.shape[0] == 12
+    for i, a in zip(walk.anchor_frames, anchors, strict=True):  # every anchor is a frame, in order
+        torch.testing.assert_close(walk.z[i], a)
+    assert walk.anchor_frames[0] == 0 and walk.anchor_frames == sorted(walk.anchor_frames)
+    assert not torch.allclose(walk.z[-1], anchors[0])  # the closing frame (= the first) is dropped
+    with pytest.raises(ValueError):
+        loop(Identity(), anchors[:1], 4)

@@ -19,7 +19,7 @@ from animegen.cli.app import app
 from animegen.errors import AnimegenError
 
 # command modules, in the order `animegen --help` lists them
-COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "interpolate", "blend", "perturb",
+COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "report", "interpolate", "blend", "perturb",
                    "directions", "latent_stats", "invert", "outliers", "neighbors", "demo", "doctor"]
 
 for _name in COMMAND_MODULES:

@@ -20,7 +20,8 @@ EXAMPLES = """[bold]Examples[/bold]
 --dry-run is a 2-step smoke test of the whole pipeline. --resume continues a
 run folder exactly where it stopped (Ctrl-C saves a resumable checkpoint).
 The run folder <out>/<name>-<n>/ gets config.json, metrics.jsonl (+ tb/),
-samples/, recon/, step-*, last, best, final and train_state .safetensors."""
+samples/, recon/, step-*, last, best, final and train_state .safetensors, and
+report.html (animegen report; skip with --no-report)."""
 
 
 @app.command("train", epilog=EXAMPLES)
@@ -34,6 +35,7 @@ def train_command(
     name: Optional[str] = typer.Option(None, "--name", help="Run folder prefix (default: the recipe's name or the family)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint."),
     dry_run: bool = typer.Option(False, "--dry-run", help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip writing RUN/report.html at the end."),
 ) -> None:
     """Train a generative model; prints the run folder."""
     from animegen.config import apply_overrides, resolve_run_config
@@ -60,4 +62,19 @@ def train_command(
         check_output(out, [cfg.data.source], kind="dir")
     run_dir = train(cfg, out, resume=resume, dry_run=dry_run)
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
+        if not no_report:
+            _write_report(run_dir)
         typer.echo(str(run_dir))
+
+
+def _write_report(run_dir: Path) -> None:
+    """RUN/report.html; the trained run is already safe on disk, so a failure here is only a warning."""
+    from animegen.progress import info
+
+    try:
+        from animegen.report import write_report
+
+        info(f"report: {write_report(run_dir)}")
+    except Exception as exc:  # never fail (or lose) a finished run over its report
+        info(f"warning: could not write the report ({type(exc).__name__}: {exc}); "
+             f"retry with: animegen report {run_dir}")

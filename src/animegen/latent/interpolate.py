@@ -150,3 +150,15 @@ def interpolate(model, anchors: Tensor, steps: int, use_slerp: bool = False,
                          step_distance=(z[1:] - z[:-1]).norm(dim=1),  # [K-1]
                          frame_change=pixel_change(frames[:-1], frames[1:]),  # [K-1]
                          method="slerp" if use_slerp else "lerp")
+
+
+def loop(model, anchors: Tensor, frames: int, use_slerp: bool = False) -> Interpolation:
+    """A closed walk A → B → … → A through anchors ``[M, D]``: ``frames`` frames ``[frames, C, H, W]`` spread by
+    path length like :func:`interpolate`, the closing frame (a repeat of A) dropped so a GIF loops seamlessly."""
+    if anchors.shape[0] < 2 or frames < anchors.shape[0]:
+        raise ValueError("loop needs at least 2 anchors and at least one frame per anchor")
+    closed = torch.cat([anchors, anchors[:1]])  # [M + 1, D]
+    path = interpolate(model, closed, frames + 1, use_slerp)
+    return Interpolation(z=path.z[:-1], frames=path.frames[:-1], anchor_frames=path.anchor_frames[:-1],
+                         step_distance=path.step_distance[:-1], frame_change=path.frame_change[:-1],
+                         method=path.method)

@@ -1,0 +1,116 @@
+"""Everything a report reads from one run folder, loaded once: config, metric log, evaluation, grids, model."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from animegen.errors import AnimegenError
+from animegen.runs import read_metrics
+
+STEP_FILE = re.compile(r"^step-(\d+)\.png$")
+CHECKPOINTS = ("final.safetensors", "last.safetensors", "best.safetensors")
+
+
+class NotARunFolder(AnimegenError):
+    """The path given to ``animegen report`` is not a training run folder."""
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _step_files(folder: Path) -> list[tuple[int, Path]]:
+    if not folder.is_dir():
+        return []
+    return sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := STEP_FILE.match(p.name)))
+
+
+@dataclass
+class RunData:
+    """A run folder as the report sections see it. ``real_images`` (optional, ``[N, C, H, W]`` in [-1, 1]):
+    faces a caller already holds (the demo), used for the interpolation of models with an encoder."""
+
+    path: Path
+    config: dict
+    records: list[dict]
+    evaluation: dict | None = None
+    real_images: Any = None
+    sections: dict = field(default_factory=dict, repr=False)
+    """Sections already drawn for this run, by section function (a demo page and the run's report share them)."""
+    _model: Any = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunData:
+        path = Path(run_dir)
+        if not path.is_dir():
+            raise NotARunFolder(f"{path} is not a folder; pass a run folder (e.g. runs/vae-1)")
+        config = _read_json(path / "config.json")
+        if config is None or not (path / "metrics.jsonl").is_file():
+            raise NotARunFolder(f"{path} is not an animegen run folder (no readable config.json and metrics.jsonl)")
+        return cls(path=path, config=config, records=read_metrics(path), evaluation=_read_json(path / "metrics.json"))
+
+    # ---- identity
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def family(self) -> str:
+        return str(self.config.get("family", "?"))
+
+    # ---- the metric log
+    def series(self, key: str) -> tuple[list[float], list[float]]:
+        """(steps, values) of every finite logged value of ``key``."""
+        xs, ys = [], []
+        for r in self.records:
+            v = r.get(key)
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                xs.append(float(r["step"]))
+                ys.append(float(v))
+        return xs, ys
+
+    def keys(self, prefix: str) -> list[str]:
+        """Logged scalar keys starting with ``prefix``, in first-seen order."""
+        seen: dict[str, None] = {}
+        for r in self.records:
+            for k, v in r.items():
+                if k.startswith(prefix) and isinstance(v, (int, float)):
+                    seen.setdefault(k)
+        return list(seen)
+
+    def events(self, name: str) -> list[dict]:
+        return [r for r in self.records if r.get("event") == name]
+
+    @property
+    def last_step(self) -> int:
+        return max((int(r.get("step", 0)) for r in self.records), default=0)
+
+    # ---- pictures the trainer wrote
+    @property
+    def sample_grids(self) -> list[tuple[int, Path]]:
+        return _step_files(self.path / "samples")
+
+    @property
+    def recon_grids(self) -> list[tuple[int, Path]]:
+        return _step_files(self.path / "recon")
+
+    # ---- the exported model
+    @property
+    def checkpoint(self) -> Path | None:
+        return next((self.path / c for c in CHECKPOINTS if (self.path / c).is_file()), None)
+
+    def model(self):
+        """The exported model (final, else last, else best), loaded once; None when the run has none."""
+        if self._model is None and self.checkpoint is not None:
+            from animegen.checkpoint import load_model
+
+            self._model = load_model(self.checkpoint)
+        return self._model
