@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from animegen.config import DataConfig, RunConfig, TrainConfig, apply_overrides, model_config_class
+from animegen.errors import AnimegenError
 from animegen.imaging import make_grid, save_gif, save_grid, to_tensor
 from animegen.progress import info
 
