@@ -14,7 +14,7 @@ swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SW
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
