@@ -110,11 +110,13 @@ def _fmt_keys(keys: list[str], n: int = 4) -> str:
     return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
 
 
-def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", optional: tuple[str, ...] = ()) -> None:
+def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", optional: tuple[str, ...] = (),
+                 source: str = "the config in its metadata") -> None:
     """Refuse a file whose stored tensor shapes are not those of ``cls(config, spec)``, before building it.
 
     The model is built on the ``meta`` device (shapes only, no memory); ``prefix`` selects the model's tensors
     in a file that holds more (``"model/"`` in a training state). ``optional``: keys the file may lack.
+    ``source`` names where ``config`` came from, for the message.
     """
     import torch
 
@@ -124,7 +126,7 @@ def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", o
             expected = {k: tuple(v.shape) for k, v in cls(config, spec).state_dict().items()}
     except (ConfigError, ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: the stored config does not build a {cls.family} model ({_short(exc)})") from None
-    wrong = [f"{prefix}{k} {list(shapes[k])} in the file, {list(v)} from its config"
+    wrong = [f"{prefix}{k} {list(shapes[k])} in the file, {list(v)} from the config"
              for k, v in expected.items() if k in shapes and shapes[k] != v]
     missing = [prefix + k for k in expected if k not in shapes and k not in optional]
     unexpected = [prefix + k for k in shapes if k not in expected]
@@ -132,8 +134,8 @@ def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", o
         parts = ([f"shape of {_fmt_keys(wrong, 3)}"] if wrong else []) + \
                 ([f"missing {_fmt_keys(missing)}"] if missing else []) + \
                 ([f"unexpected {_fmt_keys(unexpected)}"] if unexpected else [])
-        raise CheckpointError(f"{path}: its metadata does not match its stored tensors ({'; '.join(parts)}); "
-                              "the file was edited or is damaged")
+        raise CheckpointError(f"{path}: the stored weights do not match {source} "
+                              f"({'; '.join(parts)}); the file was edited or is damaged")
 
 
 def check_finite(path: str | os.PathLike, tensors: dict[str, torch.Tensor], prefix: str = "") -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
+from animegen import runs
 from animegen.config import DataConfig, RunConfig, TrainConfig, apply_overrides, model_config_class
 from animegen.errors import AnimegenError
 from animegen.imaging import make_grid, save_gif, save_grid, to_tensor
 from animegen.progress import info
-from animegen.runs import read_metrics
 
 # the VAE the demo trains: the shared conv backbone, a Gaussian likelihood (seed 001's σ), short warm-up
 DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=300", "model.lr=1e-3"]
@@ -53,7 +53,7 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     cfg = demo_config(minutes, n, size, seed)
     info(f"[2/4] training a VAE for {minutes:g} min (bf16/channels-last where the CPU supports it)")
     run_dir = train(cfg, out / "runs")
-    final = run_dir / "final.safetensors"
+    final = run_dir / runs.FINAL
     model = load_model(final)
 
     info("[3/4] sampling, reconstructing, interpolating")
@@ -71,8 +71,8 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     save_gif([make_grid(f[None], padding=0) for f in frames], out / "interpolation.gif", fps=12)
 
     info("[4/4] writing the report")
-    records = [r for r in read_metrics(run_dir) if "train/loss" in r]
-    val = [r for r in read_metrics(run_dir) if any(k.startswith("val/") for k in r)]
+    records = [r for r in runs.read_metrics(run_dir) if "train/loss" in r]
+    val = [r for r in runs.read_metrics(run_dir) if any(k.startswith("val/") for k in r)]
     header = model.checkpoint_header
     page = Page("animegen demo", f"VAE trained for {minutes:g} min on {n} procedural faces "
                                  f"({size}px, seed {seed}); step {header['step']}; total {time.time() - t0:.0f} s")
@@ -93,6 +93,6 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
         page.heading("Validation").table(["metric", "value"], [[k, v] for k, v in last.items()
                                                               if k.startswith("val/")])
     page.heading("Reproduce").code(f"animegen demo --out {out} --minutes {minutes:g} --n {n} --size {size} "
-                                   f"--seed {seed}\n# resolved config: {run_dir / 'config.json'}")
+                                   f"--seed {seed}\n# resolved config: {run_dir / runs.CONFIG}")
     page.heading("Config").code(json.dumps(header["model_config"], indent=2))
     return page.write(out / "index.html")

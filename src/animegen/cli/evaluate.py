@@ -1,7 +1,6 @@
 """``animegen evaluate``, ``animegen compare`` and ``animegen fid-ref``: parse, call animegen.metrics, write files."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -38,15 +37,10 @@ def _load_model(ckpt: Path):
 
 def _run_data_config(ckpt: Path) -> dict:
     """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
-    for folder in (ckpt.parent, ckpt.parent.parent):
-        cfg = folder / "config.json"
-        if cfg.is_file():
-            try:
-                data = json.loads(cfg.read_text(encoding="utf-8")).get("data", {})
-            except (OSError, json.JSONDecodeError, AttributeError):
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+    from animegen.runs import find_config_dict
+
+    data = find_config_dict(ckpt).get("data", {})
+    return data if isinstance(data, dict) else {}
 
 
 @app.command(epilog=EVALUATE_EPILOG)

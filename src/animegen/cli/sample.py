@@ -7,6 +7,8 @@ from typing import Optional
 import typer
 
 from animegen.cli.app import app
+from animegen.runs import PREFERRED  # noqa: F401 (re-exported: the names a run folder stands for)
+from animegen.runs import preferred_checkpoint as resolve_checkpoint  # noqa: F401 (imported by other commands)
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -19,20 +21,6 @@ A run folder stands for its final.safetensors (else best, else last).
 The same --seed gives the same images; --separate writes one PNG per image.
 --prior fitted decodes samples of a Gaussian fitted to the training codes (Ghosh et al. 2020): an AE
 has no prior of its own, and a VAE with a small observation std keeps its codes wider than N(0, I)."""
-
-PREFERRED = ("final.safetensors", "best.safetensors", "last.safetensors")
-
-
-def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint file, or the preferred checkpoint of a run folder."""
-    from animegen.errors import CheckpointError
-
-    if path.is_dir():
-        for name in PREFERRED:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path}: no final/best/last.safetensors in this folder; pass a checkpoint file")
-    return path
 
 
 @app.command("sample", epilog=EXAMPLES)

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from animegen import runs
 from animegen.errors import AnimegenError
 
 COLUMNS = [
@@ -41,25 +42,11 @@ COLUMNS = [
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AnimegenError(f"{path}: not readable JSON ({exc})") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AnimegenError(f"{path}: not readable JSON ({str(exc).splitlines()[0][:160]})") from None
     if not isinstance(data, dict):
         raise AnimegenError(f"{path}: expected a JSON object")
     return data
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    out = []
-    if not path.is_file():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line from a crash
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
 
 
 def _num(x: Any) -> float | None:
@@ -133,8 +120,8 @@ def collect(target: str | Path) -> dict[str, Any]:
     else:
         run_dir, mfile = p.parent, p
     metrics = _read_json(mfile) if mfile.is_file() else {}
-    config = _read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
-    records = _read_jsonl(run_dir / "metrics.jsonl")
+    config = _read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
+    records = runs.read_metrics(run_dir)
     if not metrics and not records:
         raise AnimegenError(f"{p}: found neither metrics.json (run `animegen evaluate CKPT --out {run_dir}/metrics.json`) "
                             "nor metrics.jsonl")

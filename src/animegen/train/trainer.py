@@ -215,7 +215,8 @@ class Trainer:
         self.spec = DataSpec(channels=ds.channels, size=ds.size)
 
         if self.resume_dir is not None and cfg.family in MODELS:  # the state's shapes, before allocating
-            check_shapes(self.resume_dir / STATE_FILE, MODELS[cfg.family], cfg.model, self.spec, prefix="model/")
+            check_shapes(self.resume_dir / STATE_FILE, MODELS[cfg.family], cfg.model, self.spec, prefix="model/",
+                         source=f"the run's {runs.CONFIG} (and the data shape)")
         # the model is initialised identically on every rank (and broadcast from rank 0 anyway)
         seed_all(tc.seed)
         model = build_model(cfg.family, cfg.model, self.spec).to(self.device)
