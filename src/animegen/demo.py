@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from animegen.progress import info
 
 # the VAE the demo trains: the shared conv backbone, a Gaussian likelihood (seed 001's σ), short warm-up
 DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=300", "model.lr=1e-3"]
+
+
+DEMO_SIZES = (32, 64, 128)
 
 
 def demo_config(minutes: float, n: int, size: int, seed: int) -> RunConfig:
@@ -47,6 +51,10 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AnimegenError(f"--out {out} is a file; pass a folder")
+    if size not in DEMO_SIZES:
+        raise AnimegenError(f"--size must be one of {', '.join(map(str, DEMO_SIZES))} (got {size})")
+    if not (math.isfinite(minutes) and minutes > 0) or n < 2:
+        raise AnimegenError(f"--minutes must be a positive number and --n at least 2 (got {minutes}, {n})")
     t0 = time.time()
     info(f"[1/4] rendering {n} synthetic faces at {size}px → {out / 'data'}")
     write_dataset(out / "data", n=n, size=size, seed=seed)

@@ -147,7 +147,12 @@ class RunLock:
 def create_run_dir(root: str | Path, name: str) -> Path:
     """Make ``root/<name>-<n>`` with the smallest unused ``n`` ≥ 1 (safe against concurrent runs)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise AnimegenError(f"--out {root} is a file; pass the folder that receives run folders")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnimegenError(f"cannot create {root}: {exc.strerror}") from None
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
     pattern = re.compile(rf"^{re.escape(safe)}-(\d+)$")
     taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]

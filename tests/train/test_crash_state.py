@@ -66,14 +66,16 @@ def fail_at(monkeypatch, where: str, step: int):
     monkeypatch.setattr(module, name, wrapped)
 
 
-@pytest.mark.parametrize("where,crash_step,saved_step", [
-    ("evaluate", 6, 6),    # between steps: the live state at step 6 is saved (the last checkpoint was 4)
-    ("export", 8, 8),      # the final export fails: the state at step 8 is already on disk
-    ("train_step", 7, 4),  # inside an update: the last good snapshot (step 4), never the half-updated weights
+@pytest.mark.parametrize("where,crash_step,saved_step,ckpt_every", [
+    ("evaluate", 6, 6, 4),    # between steps: the live state at step 6 is saved (the last checkpoint was 4)
+    ("export", 8, 8, 4),      # the final export fails: the state at step 8 is already on disk
+    ("train_step", 7, 4, 4),  # inside an update: the last good snapshot (step 4), never the half-updated weights
+    ("train_step", 3, 0, 0),  # no checkpoint yet: the snapshot taken before the first step
 ])
-def test_exception_after_training_leaves_a_resumable_state(tmp_path, toys, monkeypatch, where, crash_step, saved_step):
+def test_exception_after_training_leaves_a_resumable_state(tmp_path, toys, monkeypatch, where, crash_step, saved_step,
+                                                          ckpt_every):
     data = random_images()
-    cfg = toy_config(steps=8, checkpoint_every=4, eval_every=2, sample_every=0)
+    cfg = toy_config(steps=8, checkpoint_every=ckpt_every, eval_every=2, sample_every=0)
     straight = train(cfg, tmp_path / "straight", data=data)
 
     with monkeypatch.context() as m:

@@ -1,6 +1,7 @@
 """``animegen evaluate``, ``animegen compare`` and ``animegen fid-ref``: parse, call animegen.metrics, write files."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import List, Optional
 
@@ -73,7 +74,7 @@ def evaluate(
     """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint."""
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
-    from animegen.fsutil import atomic_write_json
+    from animegen.fsutil import atomic_write_json, check_output
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
     from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
@@ -87,6 +88,13 @@ def evaluate(
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
+    for flag, value, low in (("--n-real", n_real, 0), ("--batch-size", batch_size, 1), ("--kid-subsets", kid_subsets, 1),
+                             ("--kid-subset-size", kid_subset_size, 2), ("--k", k, 1)):
+        if value < low:
+            raise AnimegenError(f"{flag} must be at least {low} (got {value})")
+    if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
+        raise AnimegenError(f"--truncation must be a positive number (got {truncation})")
+    check_output(out or checkpoint.parent / "metrics.json", [checkpoint], kind="file")
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)

@@ -57,6 +57,13 @@ def _with_notes(text: str, exc: BaseException) -> str:
     return "; ".join([text, *notes]) if notes else text
 
 
+def _usage_line(exc) -> str:
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "animegen"
+    text = " ".join(str(exc.format_message()).split())
+    return f"{text} (see '{where} --help')"
+
+
 def _is_click_error(exc: BaseException) -> bool:
     """click's (or typer's vendored click's) usage errors: they know how to show themselves."""
     return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
@@ -75,9 +82,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _fail(_with_notes(str(exc), exc))
     except Exception as exc:  # usage errors, or an unexpected bug: still one line unless debugging
-        if _is_click_error(exc):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _is_click_error(exc):  # a usage mistake: one line too, with where to look
+            _fail(_usage_line(exc), exc.exit_code)
         if debug:
             raise
         _fail(_with_notes(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)", exc))

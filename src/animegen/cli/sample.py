@@ -1,6 +1,7 @@
 """`animegen sample`: draw images from a trained model checkpoint."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -43,6 +44,7 @@ def sample_command(
     import torch
 
     from animegen.checkpoint import load_model
+    from animegen.fsutil import check_output
     from animegen.imaging import save_grid, save_png, to_uint8
     from animegen.models.base import PRIORS
     from animegen.progress import progress
@@ -50,7 +52,15 @@ def sample_command(
 
     if prior not in PRIORS:
         raise typer.BadParameter(f"{prior!r}; choose auto, standard or fitted", param_hint="--prior")
+    if truncation is not None and not math.isfinite(truncation):
+        raise typer.BadParameter(f"{truncation}; pass a finite number", param_hint="--truncation")
     path = resolve_checkpoint(checkpoint)
+    target = check_output(out or Path("samples" if separate else "samples.png"), [path],
+                          kind="dir" if separate else "file")
+    if separate and target.suffix.lower() == ".png":
+        from animegen.errors import AnimegenError
+
+        raise AnimegenError(f"--separate writes a folder of PNGs; pass a folder for --out, not {target}")
     dev = resolve_device(device)
     model = load_model(path, map_location=str(dev))
     gen = torch.Generator().manual_seed(seed)
@@ -61,11 +71,7 @@ def sample_command(
                                        prior=prior).float().cpu())
     images = torch.cat(chunks)  # [n, C, H, W] in [-1, 1]
     if separate:
-        folder = out or Path("samples")
-        if folder.suffix.lower() == ".png":
-            from animegen.errors import AnimegenError
-
-            raise AnimegenError(f"--separate writes a folder of PNGs; pass a folder for --out, not {folder}")
+        folder = target
         folder.mkdir(parents=True, exist_ok=True)
         arr = to_uint8(images)  # [n, H, W, C]
         width = max(4, len(str(n - 1)))
@@ -73,6 +79,5 @@ def sample_command(
             save_png(im, folder / f"{i:0{width}d}.png")
         typer.echo(str(folder))
     else:
-        target = out or Path("samples.png")
         save_grid(images, target, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)
         typer.echo(str(target))

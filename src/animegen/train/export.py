@@ -118,7 +118,7 @@ def save_crash_state(tr: Trainer, step_complete: bool) -> int | None:
         state = capture(tr)
     elif tr.snapshot is not None:
         state = tr.snapshot
-    if state is None or state.step <= max(tr.last_ckpt_step, 0):
+    if state is None or state.step <= tr.last_ckpt_step:  # (-1 before any save: a step-0 snapshot counts)
         return None
     save_state(tr.run_dir / runs.STATE, state)
     tr.last_ckpt_step = state.step

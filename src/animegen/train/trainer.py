@@ -168,7 +168,7 @@ class Trainer:
         except Exception as err:  # the original error matters more; say that saving failed too
             exc.add_note(f"could not save a resumable state ({type(err).__name__}: {err})")
             return
-        if self.is_main and self.last_ckpt_step > 0:
+        if self.is_main and self.last_ckpt_step >= 0:
             what = f"saved a resumable state at step {saved}" if saved is not None else \
                 f"the last resumable state is at step {self.last_ckpt_step}"
             exc.add_note(f"{what}; continue with: animegen train --resume {self.run_dir}")
