@@ -68,7 +68,8 @@ def read_header(path: str | os.PathLike) -> dict:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises several error types for bad headers
-        raise CheckpointError(f"{p}: not an animegen checkpoint (unreadable safetensors header: {_short(exc)})") from None
+        raise CheckpointError(f"{p}: not an animegen checkpoint "
+                              f"(unreadable safetensors header: {_short(exc)})") from None
     if META_KEY not in meta:
         raise CheckpointError(f"{p}: a safetensors file, but not an animegen checkpoint (no '{META_KEY}' metadata)")
     try:
@@ -125,7 +126,8 @@ def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", o
         with torch.device("meta"):
             expected = {k: tuple(v.shape) for k, v in cls(config, spec).state_dict().items()}
     except (ConfigError, ValueError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: the stored config does not build a {cls.family} model ({_short(exc)})") from None
+        raise CheckpointError(f"{path}: the stored config does not build a {cls.family} model "
+                              f"({_short(exc)})") from None
     wrong = [f"{prefix}{k} {list(shapes[k])} in the file, {list(v)} from the config"
              for k, v in expected.items() if k in shapes and shapes[k] != v]
     missing = [prefix + k for k in expected if k not in shapes and k not in optional]
@@ -181,7 +183,8 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
                               "(e.g. final.safetensors) or use `animegen train --resume RUN_DIR`")
     family = header.get("family")
     if family not in MODELS:
-        raise CheckpointError(f"{path}: unknown model family {family!r} (this animegen knows: {', '.join(sorted(MODELS))})")
+        raise CheckpointError(f"{path}: unknown model family {family!r} "
+                              f"(this animegen knows: {', '.join(sorted(MODELS))})")
     cls = MODELS[family]
     try:
         stored = header.get("model_config") or {}
@@ -196,7 +199,8 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
         check_model_config(config, channels, size)
         spec = DataSpec(channels=int(channels), size=int(size))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model ({exc})") from None
+        raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model "
+                              f"({exc})") from None
     check_shapes(path, cls, config, spec, optional=cls.optional_state)  # before anything is allocated
     model = cls(config, spec)
     tensors = read_tensors(path, map_location)
@@ -211,5 +215,5 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
         raise CheckpointError(f"{path}: weights do not match the {family} architecture (missing {missing[:5]}, "
                               f"unexpected {sorted(result.unexpected_keys)[:5]})")
     model.to(map_location).eval()
-    model.checkpoint_header = header
+    model.checkpoint_header = header  # type: ignore[assignment]
     return model

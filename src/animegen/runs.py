@@ -188,7 +188,7 @@ class MetricLogger:
                 self._tb = None
 
     def log(self, step: int, scalars: dict[str, Any], **fields: Any) -> None:
-        if not self.enabled:
+        if not self.enabled or self._fh is None:
             return
         clean = {}
         for k, v in scalars.items():

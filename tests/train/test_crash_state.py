@@ -4,18 +4,27 @@ consistent state, then says how to resume; the resumed run ends where a straight
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from train_toys import ToyAE, random_images, state_of, toy_config, toys  # noqa: F401
+from train_toys import ToyAE, random_images, state_of, toy_config, toys  # noqa: F401 (fixture)
 
 from animegen.checkpoint import load_model, read_header
 from animegen.config import resolve_run_config
 from animegen.data.sources import ImageSet
 from animegen.train import train
 from animegen.train import trainer as trainer_mod
+
+
+@pytest.fixture(autouse=True)
+def _restore_quiet():
+    """``animegen -q`` sets a process-wide flag; later tests in this process must not inherit it."""
+    from animegen.progress import is_quiet, set_quiet
+
+    before = is_quiet()
+    yield
+    set_quiet(before)
 
 TINY = {"widths": "4,8", "latent_dim": 8, "hidden": 16}
 
@@ -72,7 +81,8 @@ def fail_at(monkeypatch, where: str, step: int):
     ("train_step", 7, 4, 4),  # inside an update: the last good snapshot (step 4), never the half-updated weights
     ("train_step", 3, 0, 0),  # no checkpoint yet: the snapshot taken before the first step
 ])
-def test_exception_after_training_leaves_a_resumable_state(tmp_path, toys, monkeypatch, where, crash_step, saved_step,
+@pytest.mark.usefixtures("toys")
+def test_exception_after_training_leaves_a_resumable_state(tmp_path, monkeypatch, where, crash_step, saved_step,
                                                           ckpt_every):
     data = random_images()
     cfg = toy_config(steps=8, checkpoint_every=ckpt_every, eval_every=2, sample_every=0)

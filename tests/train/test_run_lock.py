@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from train_toys import random_images, toy_config, toys  # noqa: F401
+from train_toys import random_images, toy_config, toys  # noqa: F401 (fixture)
 
 from animegen.runs import RunInUse, RunLock
 from animegen.train import train
@@ -24,7 +24,8 @@ def test_second_lock_in_one_process_is_refused_and_released(tmp_path):
         pass
 
 
-def test_resume_of_a_run_in_use_fails_without_touching_it(tmp_path, toys):
+@pytest.mark.usefixtures("toys")
+def test_resume_of_a_run_in_use_fails_without_touching_it(tmp_path):
     data = random_images()
     run = train(toy_config(steps=4, checkpoint_every=2), tmp_path, data=data)
     before = {p.name: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file() and p.name != ".lock"}

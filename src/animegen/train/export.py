@@ -36,7 +36,7 @@ def rng_fork(device: torch.device):
 def refresh_ema_batchnorm(tr: Trainer) -> None:
     """With the EMA swapped in: BatchNorm statistics for the averaged weights (see animegen.train.ema)."""
     model = tr.model
-    if not tr.ema.has_batchnorm(model):
+    if not tr.ema.has_batchnorm(model) or model.ema_module is None:
         return
     z = model.sample_latent(EMA_BN_BATCHES * tr.tc.batch_size, generator=torch.Generator().manual_seed(tr.tc.seed + 1))
     chunks = iter(z.split(tr.tc.batch_size))

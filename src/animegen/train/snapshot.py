@@ -81,7 +81,8 @@ def apply_state(tr: Trainer, st: TrainState) -> None:
     try:
         tr.model.load_state_dict(st.section("model"), strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"the saved weights do not fit the {tr.cfg.family} model of this config ({exc})") from None
+        raise CheckpointError(f"the saved weights do not fit the {tr.cfg.family} model of this config "
+                              f"({exc})") from None
     for name, opt in tr.optimizers.items():
         if name not in m["optimizers"]:
             raise CheckpointError(f"the saved state has no optimizer '{name}'")
@@ -130,7 +131,8 @@ def resume_from(tr: Trainer, run_dir: Path) -> None:
     try:
         apply_state(tr, st)
     except (KeyError, TypeError, ValueError) as exc:  # a header edited by hand or damaged
-        raise CheckpointError(f"{path}: training state is incomplete or damaged ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: training state is incomplete or damaged "
+                              f"({type(exc).__name__}: {exc})") from None
     tr.run_dir = run_dir
     tr.last_ckpt_step = tr.step
     if tr.is_main:
@@ -161,6 +163,7 @@ def rollback(tr: Trainer, err: Divergence) -> None:
 
     tc = tr.tc
     snap = tr.snapshot
+    assert snap is not None  # taken before the first step
     if tr.rollbacks >= tc.max_rollbacks:
         n, scale = tr.rollbacks, tr.lr_scale
         apply_state(tr, snap)
@@ -170,7 +173,8 @@ def rollback(tr: Trainer, err: Divergence) -> None:
         tr.event("diverged", reason=str(err))
         raise TrainingDiverged(
             f"training diverged ({err}) after {tr.rollbacks} rollback(s) (learning rates now ×{tr.lr_scale:g}); "
-            f"the last good state (step {snap.step}) is saved in {tr.run_dir}. Lower the learning rates in [model], or set train.grad_clip, then resume with "
+            f"the last good state (step {snap.step}) is saved in {tr.run_dir}. Lower the learning rates in [model], "
+            f"or set train.grad_clip, then resume with "
             f"`animegen train --resume {tr.run_dir} --set train.max_rollbacks={tc.max_rollbacks + 3}`")
     n, scale = tr.rollbacks + 1, tr.lr_scale * tc.rollback_lr_factor
     from_step = tr.step

@@ -113,8 +113,9 @@ class Trainer:
         self.dry_run = dry_run
         self.data_arg = data
         self.dist = D.DistInfo()
-        self.run_dir: Path | None = None
-        self.logger: MetricLogger | None = None
+        # set up by _setup() before the loop, the exports or the evaluation use them (rank 0 only: logger)
+        self.run_dir: Path = None  # type: ignore[assignment]
+        self.logger: MetricLogger = None  # type: ignore[assignment]
         self.step = 0
         self.rollbacks = 0
         self.lr_scale = 1.0
@@ -221,7 +222,7 @@ class Trainer:
         seed_all(tc.seed)
         model = build_model(cfg.family, cfg.model, self.spec).to(self.device)
         if tc.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         D.broadcast_module(model, self.dist)
         model.train()
         self.model = model
@@ -268,7 +269,7 @@ class Trainer:
 
     def set_lr_scale(self, scale: float) -> None:
         for name, opt in self.optimizers.items():
-            for g, base in zip(opt.param_groups, self.base_lrs[name]):
+            for g, base in zip(opt.param_groups, self.base_lrs[name], strict=True):
                 g["lr"] = base * scale
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class Trainer:
             self.say("stopping after this step to save a resumable checkpoint (Ctrl-C again aborts without saving)",
                       True)
 
-        old = {}
+        old: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.getsignal(sig)
             signal.signal(sig, handler)

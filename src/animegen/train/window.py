@@ -39,4 +39,4 @@ class LogWindow:
             return {}
         keys = list(self.sums)
         vals = torch.stack([self.sums[k].reshape(()).cpu() for k in keys]) / max(self.n, 1)
-        return dict(zip(keys, vals.tolist()))
+        return dict(zip(keys, vals.tolist(), strict=True))
