@@ -43,7 +43,6 @@ Guarantees
 from __future__ import annotations
 
 import copy
-import math
 import os
 import signal
 import sys
@@ -75,7 +74,7 @@ from animegen.train.health import diversity
 from animegen.train.setup import DRY_RUN_IMAGES, dry_run_config, load_data, load_run_config  # noqa: F401
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
-from animegen.train.window import LogWindow, fmt_time
+from animegen.train.window import LogWindow, fmt_time, log_window
 
 STATE_FILE = runs.STATE
 RECON_IMAGES = 8
@@ -129,6 +128,8 @@ class Trainer:
         self.last_eval_step = -1
         self.last_ckpt_step = -1
         self.train_seconds = 0.0
+        self.last_losses: dict[str, float] = {}
+        self.img_per_s = 0.0
         self._lock: RunLock | None = None
         self._step_complete = True
 
@@ -336,7 +337,7 @@ class Trainer:
                 window.add({**{f"train/{k}": v for k, v in scalars.items()},
                             **{f"grad_norm/{k}": v for k, v in self.ctx.grad_norms.items()}}, t1 - t0, t2 - t0)
                 if _every(tc.log_every, self.step) or self.step == total:
-                    self._log(window)
+                    log_window(self, window)
                     window = LogWindow()
                 t3 = time.perf_counter()
                 self._periodic()
@@ -354,28 +355,6 @@ class Trainer:
             raise TrainingDiverged(f"training diverged at the very end ({err}); the last good checkpoint is "
                                    f"in {self.run_dir}") from None
         return self.run_dir
-
-    def _log(self, window: LogWindow) -> None:
-        means = window.means()
-        bad = [k for k, v in means.items() if k.startswith("train/") and not math.isfinite(v)]
-        if D.any_flag([bool(bad)], self.dist, self.device)[0]:  # every rank takes the same decision
-            raise Divergence(self.step, "-", float("nan"), float("nan"),
-                             f"train_step logged non-finite {bad[0] if bad else 'values on another rank'}")
-        if not self.is_main:
-            return
-        n_img = self.images_per_step * window.n
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)  # kernels run asynchronously: time what has finished
-        busy = max(time.perf_counter() - window.t_open - window.side_s, 1e-9)  # wall time of the training steps
-        self._img_per_s = n_img / busy
-        scalars = {**means, "perf/img_per_s": self._img_per_s, "perf/data_share": window.data_s / busy,
-                   "perf/step_ms": 1000 * busy / max(window.n, 1), "lr_scale": self.lr_scale,
-                   "epoch": self.loader.epoch_float}
-        self.logger.log(self.step, scalars)
-        self._last_losses = {k[6:]: v for k, v in means.items() if k.startswith("train/")}
-        if self.bar is not None:
-            shown = list(self._last_losses.items())[:3]
-            self.bar.set_postfix_str(" ".join(f"{k} {v:.4g}" for k, v in shown) + f" | {self._img_per_s:.0f} img/s")
 
     def _periodic(self) -> None:
         tc, s = self.tc, self.step
@@ -405,7 +384,7 @@ class Trainer:
 
     def _finish(self, stop: str, elapsed: float, window: LogWindow, start_step: int | None = None) -> None:
         if window.n:
-            self._log(window)
+            log_window(self, window)
         write_samples(self)
         if self.tc.eval_every > 0:
             evaluate(self)
@@ -418,7 +397,7 @@ class Trainer:
             return
         done = self.step - (start_step if start_step is not None else self.step)
         rate = done * self.images_per_step / max(elapsed, 1e-9) if done else 0.0
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in list(getattr(self, "_last_losses", {}).items())[:4])
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in list(self.last_losses.items())[:4])
         why = " (time budget reached)" if stop == "time" else ""
         val = f", val {next(iter(self.last_val))} {next(iter(self.last_val.values())):.4g}" if self.last_val else ""
         info(f"done: step {self.step}/{self.tc.steps}{why} in {fmt_time(elapsed)} ({rate:.0f} img/s); "
