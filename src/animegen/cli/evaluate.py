@@ -46,7 +46,7 @@ def _run_data_config(ckpt: Path) -> dict:
 
 @app.command(epilog=EVALUATE_EPILOG)
 def evaluate(
-    checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors)."),
+    checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors) or a run folder."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
                                        "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
@@ -75,6 +75,7 @@ def evaluate(
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
+    from animegen.runs import preferred_checkpoint
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
     from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
@@ -94,6 +95,7 @@ def evaluate(
             raise AnimegenError(f"{flag} must be at least {low} (got {value})")
     if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
         raise AnimegenError(f"--truncation must be a positive number (got {truncation})")
+    checkpoint = preferred_checkpoint(checkpoint)  # a run folder stands for its final/best/last checkpoint
     check_output(out or checkpoint.parent / "metrics.json", [checkpoint], kind="file")
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
