@@ -12,7 +12,7 @@ PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 DEMO_OUT ?= demo-out
 DEMO_MINUTES ?= 4
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo lint test test-fast bench clean
 
 venv: $(STAMP)
 
@@ -27,7 +27,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: venv
 	$(VENV)/bin/animegen demo --out $(DEMO_OUT) --minutes $(DEMO_MINUTES)
 
-test: venv
+# the code checks itself: lint and types first (settings in pyproject.toml), then the tests
+lint: venv
+	$(PY) -m ruff check --no-cache src tests benchmarks
+	$(PY) -m mypy
+
+test: lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: venv

@@ -125,20 +125,35 @@ def main() -> None:
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64], help="batch sizes for 'fast'")
     ap.add_argument("--baseline-batch", type=int, default=32, help="batch size for the other variants")
     ap.add_argument("--threads", type=int, nargs="+", default=[min(2, os.cpu_count() or 1)],
-                    help="torch thread counts to time (e.g. 1 2: 1 thread gives the CPU-time cost free of spin-waiting)")
+                    help="torch thread counts to time (e.g. 1 2: 1 thread gives the CPU-time cost "
+                    "free of spin-waiting)")
     ap.add_argument("--variants", nargs="+", default=["torchscript", "eager", "fast", "fast-bf16"])
-    ap.add_argument("--fid-check", type=int, default=0, metavar="N",
-                    help="also compare FID/KID in fp32 and bf16 on real faces: N real vs N other real, and N blurred "
-                         "(64->32->64 bilinear) vs the same N real")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "inception.json")
+    ap.add_argument(
+        "--fid-check",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare FID/KID in fp32 and bf16 on real faces: N real vs N other real, and N blurred "
+        "(64->32->64 bilinear) vs the same N real",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/inception.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check that the script runs (tiny "
+                    "sizes); needs --out")
     args = ap.parse_args()
+    if args.smoke:
+        if args.out is None:
+            ap.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        args.n, args.repeats, args.batch_sizes, args.baseline_batch = 2, 1, [2], 2
+        args.threads, args.variants, args.fid_check = [1], ["fast"], 0
+    args.out = args.out or ROOT / "benchmarks" / "results" / "inception.json"
 
     info = inc.find_weights()
     imgs = images(args.n)
     net = inc.load_network(info)
     fast = inc.FastFIDInception(net, info.has_logits).eval()
     fast_bf16 = inc.FastFIDInception(inc.load_network(info), info.has_logits).eval().to(torch.bfloat16)
-    script = torch.jit.load(str(inc.bundled_path()), map_location="cpu").eval() if inc.bundled_path() else None
+    bundle = inc.bundled_path() if "torchscript" in args.variants else None
+    script = torch.jit.load(str(bundle), map_location="cpu").eval() if bundle else None
 
     fns = {
         "torchscript": (lambda b: script(inc.preprocess(b))) if script is not None else None,
@@ -155,10 +170,15 @@ def main() -> None:
     results: dict = {
         "what": "FID feature extraction, uint8 64x64 -> bilinear 299 -> InceptionV3 pool3, end to end",
         "command": "python benchmarks/bench_inception.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
-                    "threads": args.threads, "python": platform.python_version(),
-                    "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
-                    "note": "shared machine: other engineers' jobs ran concurrently; see load_avg_1min per run"},
+        "machine": {
+            "cpu": cpu_name(),
+            "logical_cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "python": platform.python_version(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "note": "shared machine: other engineers' jobs ran concurrently; see load_avg_1min per run",
+        },
         "weights": {"kind": info.kind, "sha1": info.sha1},
         "n_images_per_pass": len(imgs),
         "gflop_per_image": round(flops / 1e9, 3),
@@ -171,21 +191,26 @@ def main() -> None:
             fn = fns.get(name)
             if fn is None:
                 continue
-            for bs in (args.batch_sizes if name == "fast" else [args.baseline_batch]):
+            for bs in args.batch_sizes if name == "fast" else [args.baseline_batch]:
                 r = time_fn(fn, imgs, bs, args.repeats)
                 r["gflop_per_s"] = round(r["img_per_s"] * flops / 1e9, 1)
                 results["runs"][f"{name}/b{bs}/t{threads}"] = r
-                print(f"t{threads} {name:12s} batch {bs:3d}: {r['img_per_s']:6.2f} img/s  ({r['gflop_per_s']} GFLOP/s, "
-                      f"{r['cpu_s_per_img']} CPU-s/img)  load {r['load_avg_1min']}", flush=True)
+                print(
+                    f"t{threads} {name:12s} batch {bs:3d}: {r['img_per_s']:6.2f} img/s  ({r['gflop_per_s']} GFLOP/s, "
+                    f"{r['cpu_s_per_img']} CPU-s/img)  load {r['load_avg_1min']}",
+                    flush=True,
+                )
     torch.set_num_threads(max(args.threads))
 
     with torch.inference_mode():
         x = inc.preprocess(imgs[:8])
         f32 = fast(x)
         bf = fast_bf16(x.to(torch.bfloat16)).float()
-        acc = {"fast_vs_eager_max_abs": float((f32 - net(x)).abs().max()),
-               "bf16_vs_fp32_rel_l2": float((bf - f32).norm() / f32.norm()),
-               "feature_max_abs": float(f32.abs().max())}
+        acc = {
+            "fast_vs_eager_max_abs": float((f32 - net(x)).abs().max()),
+            "bf16_vs_fp32_rel_l2": float((bf - f32).norm() / f32.norm()),
+            "feature_max_abs": float(f32.abs().max()),
+        }
         if script is not None:
             acc["fast_vs_torchscript_max_abs"] = float((f32 - script(x)).abs().max())
     results["accuracy"] = acc

@@ -13,7 +13,8 @@ Needs the shared test data (``../shared/data`` or ``$ANIMEGEN_SHARED_DATA``). Me
     plus the 64 px pass rate (``pad=0.25``) on real crops and on noise — the metrics use case;
 (c) loading the prepared dataset (``load_prepared``: memory-mapped; and a full ``np.load``).
 
-Writes ``benchmarks/results/prepare.json``.
+Writes ``benchmarks/results/prepare.json``. ``--smoke --out PATH`` checks the script in seconds: parts (a)
+and (c) on 48 built-in synthetic faces, no shared data, no detector.
 """
 from __future__ import annotations
 
@@ -117,28 +118,61 @@ def bench_load(folder: Path) -> dict:
     import subprocess
 
     # a fresh interpreter each time, so nothing is cached in Python (the OS page cache is warm)
-    code = ("import time,sys; sys.path.insert(0, %r); t=time.perf_counter();"
-            "from animegen.data.prepared import load_prepared; t1=time.perf_counter();"
-            "ds=load_prepared(%r); t2=time.perf_counter(); s=int(ds.images[::97].sum()); t3=time.perf_counter();"
-            "import numpy as np; a=np.load(%r); t4=time.perf_counter();"
-            "print(t2-t1, t3-t2, t4-t3, ds.images.shape[0])") % (str(REPO / "src"), str(folder), str(folder / "images.npy"))
+    code = (
+        "import time,sys; sys.path.insert(0, {src!r}); t=time.perf_counter();"
+        "from animegen.data.prepared import load_prepared; t1=time.perf_counter();"
+        "ds=load_prepared({folder!r}); t2=time.perf_counter(); s=int(ds.images[::97].sum()); t3=time.perf_counter();"
+        "import numpy as np; a=np.load({npy!r}); t4=time.perf_counter();"
+        "print(t2-t1, t3-t2, t4-t3, ds.images.shape[0])"
+    ).format(src=str(REPO / "src"), folder=str(folder), npy=str(folder / "images.npy"))
     best = None
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
         vals = [float(v) for v in out[:3]]
         best = vals if best is None or vals[0] < best[0] else best
-    row = {"part": "load", "images": int(out[3]), "shape": list(load_prepared(folder).images.shape),
-           "load_prepared_mmap_s": round(best[0], 4), "touch_every_97th_s": round(best[1], 4),
-           "np_load_full_s": round(best[2], 4), "bytes": (folder / "images.npy").stat().st_size}
+    row = {
+        "part": "load",
+        "images": int(out[3]),
+        "shape": list(load_prepared(folder).images.shape),
+        "load_prepared_mmap_s": round(best[0], 4),
+        "touch_every_97th_s": round(best[1], 4),
+        "np_load_full_s": round(best[2], 4),
+        "bytes": (folder / "images.npy").stat().st_size,
+    }
     print(row, flush=True)
     return row
+
+
+def smoke() -> dict:
+    """Parts (a) and (c) on a tiny folder of built-in synthetic faces (no shared data, no detector)."""
+    from animegen.data.synthetic import render_faces
+
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-smoke-") as td:
+        tmp = Path(td)
+        folder = tmp / "faces"
+        folder.mkdir()
+        images, _ = render_faces(48, size=64, seed=0)  # uint8 [48, 64, 64, 3]
+        for i, a in enumerate(images):
+            Image.fromarray(a).save(folder / f"{i:03d}.png")
+        rows = [bench_prepare(str(folder), "folder", 1, tmp), bench_load(tmp / "ds-folder-1")]
+    return {"benchmark": "prepare", "smoke": True, "command": "benchmarks/bench_prepare.py " + " ".join(sys.argv[1:]),
+            "rows": rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=120, help="synthetic illustrations for the detector part")
     ap.add_argument("--skip-prepare", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/prepare.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check of parts (a) and (c) on synthetic "
+                    "faces; needs --out")
     args = ap.parse_args()
+    if args.smoke:
+        if args.out is None:
+            ap.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        atomic_write_json(args.out, smoke())
+        print(f"wrote {args.out}")
+        return
     tar, cascade = SHARED / "anime-faces-64.tar", SHARED / "detect" / "lbpcascade_animeface.xml"
     if not tar.is_file():
         sys.exit(f"shared data not found at {SHARED} (set ANIMEGEN_SHARED_DATA)")
@@ -149,7 +183,9 @@ def main() -> None:
             tf.extractall(tmp, filter="data")
         folder = tmp / "anime-faces-64"
         if not args.skip_prepare:
-            prepare(str(folder), tmp / "warm", PrepareOptions(size=64, limit=200), workers=2, quiet=True)  # start the pool's server
+            prepare(
+                str(folder), tmp / "warm", PrepareOptions(size=64, limit=200), workers=2, quiet=True
+            )  # start the pool's server
             for workers in (1, 2):
                 rows.append(bench_prepare(str(folder), "folder", workers, tmp))
             rows.append(bench_prepare(str(tar), "tar", 2, tmp))
@@ -158,15 +194,20 @@ def main() -> None:
     result = {
         "benchmark": "prepare",
         "command": "benchmarks/bench_prepare.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus_usable": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "cpu_count": os.cpu_count(),
+        },
         "note": "shared machine: 4 other engineers' jobs were running (see load averages); single-worker "
-                "cpu_img_per_s is the least disturbed figure",
+        "cpu_img_per_s is the least disturbed figure",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "rows": rows,
     }
-    atomic_write_json(REPO / "benchmarks" / "results" / "prepare.json", result)
-    print("wrote benchmarks/results/prepare.json")
+    out = args.out or REPO / "benchmarks" / "results" / "prepare.json"
+    atomic_write_json(out, result)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "synth.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/synth.json")
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check that the script runs (tiny "
+                    "sizes); needs --out")
     args = ap.parse_args(argv)
+    if args.smoke:
+        if args.out is None:
+            ap.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        args.n, args.sizes, args.workers, args.repeats = 8, [32], [1], 1
+    args.out = args.out or REPO / "benchmarks" / "results" / "synth.json"
 
     rows = []
     for size in args.sizes:

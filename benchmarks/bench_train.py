@@ -286,7 +286,8 @@ def bench_family(family: str, args, images: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--families", nargs="*", default=None, help="default: every registered family")
     p.add_argument("--modes", nargs="*", default=list(MODES), choices=list(MODES))
     p.add_argument("--size", type=int, default=64)
@@ -298,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run: 32 px, batch 8, narrow nets, 1 round")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--smoke", action="store_true",
+                   help="seconds-long check that the script runs (--quick, one family, fp32 only); needs --out")
     args = p.parse_args(argv)
+    if args.smoke:
+        if args.out is None:
+            p.error("--smoke needs --out PATH (smoke numbers never go to benchmarks/results/)")
+        args.quick, args.modes, args.families = True, ["fp32"], args.families or ["ae"]
     if args.quick:
         args.size, args.batch, args.steps, args.rounds, args.warmup, args.images = 32, 8, 1, 1, 1, 64
     if args.threads > 0:
@@ -311,9 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     from animegen.train.device import cpu_has_bf16
 
     report = {
-        "benchmark": "train", "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "cpu_bf16": cpu_has_bf16(), "torch": torch.__version__, "python": platform.python_version()},
+        "benchmark": "train",
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cpu_bf16": cpu_has_bf16(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
         "results": {},
@@ -322,8 +336,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{fam} ...", file=sys.stderr, flush=True)
         r = bench_family(fam, args, images)
         report["results"][fam] = r
-        line = ", ".join(f"{m} {v['img_per_s']:.1f} img/s" + (f" ({v['ratio_vs_plain']:.2f}×)" if "ratio_vs_plain" in v else "")
-                         for m, v in r["modes"].items())
+        line = ", ".join(
+            f"{m} {v['img_per_s']:.1f} img/s" + (f" ({v['ratio_vs_plain']:.2f}×)" if "ratio_vs_plain" in v else "")
+            for m, v in r["modes"].items()
+        )
         print(f"  {fam}: {line}", file=sys.stderr, flush=True)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out = args.out or Path(__file__).resolve().parent / "results" / ("train-quick.json" if args.quick else "train.json")

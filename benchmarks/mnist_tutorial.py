@@ -1,4 +1,5 @@
-"""Seed 003's MNIST tutorial, end to end: the 784-400-20 VAE (Bernoulli likelihood, BCE summed per image).
+"""The classic pytorch/examples MNIST VAE tutorial, end to end: the 784-400-20 VAE (Bernoulli likelihood,
+BCE summed per image).
 
     python benchmarks/mnist_tutorial.py --mnist ../shared/data/mnist --epochs 20
 
@@ -27,7 +28,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--out", default="/tmp/animegen-mnist")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--results", type=Path, default=None, help="default: benchmarks/results/mnist_tutorial.json")
+    ap.add_argument("--images", type=Path, default=REPO / "docs" / "images", help="where the grids go")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds-long check that the script runs (one epoch; needs --results, --out and "
+                    "--images outside the repository)")
     args = ap.parse_args()
+    if args.smoke:
+        if args.results is None or args.images == REPO / "docs" / "images":
+            ap.error("--smoke needs --results PATH and --images DIR "
+                     "(smoke numbers never go to benchmarks/results/ or docs/images/)")
+        args.epochs = 1
+    args.results = args.results or REPO / "benchmarks" / "results" / "mnist_tutorial.json"
 
     import animegen
     from animegen.config import resolve_run_config
@@ -52,9 +64,15 @@ def main() -> None:
     for r in read_metrics(run):
         if "train/loss" in r:
             per_epoch[(r["step"] - 1) // steps_per_epoch + 1].append(r)
-    table = [{"epoch": e, "loss_per_image": sum(x["train/loss"] for x in rs) / len(rs),
-              "bce_per_image": sum(x["train/recon_per_image"] for x in rs) / len(rs),
-              "kl_per_image": sum(x["train/kl_per_image"] for x in rs) / len(rs)} for e, rs in sorted(per_epoch.items())]
+    table = [
+        {
+            "epoch": e,
+            "loss_per_image": sum(x["train/loss"] for x in rs) / len(rs),
+            "bce_per_image": sum(x["train/recon_per_image"] for x in rs) / len(rs),
+            "kl_per_image": sum(x["train/kl_per_image"] for x in rs) / len(rs),
+        }
+        for e, rs in sorted(per_epoch.items())
+    ]
 
     model = animegen.load(run / "final.safetensors")
     test = open_source(test_spec)
@@ -62,19 +80,36 @@ def main() -> None:
     with torch.no_grad():
         recon = model.reconstruct(real)
         test_loss = model.eval_step(to_tensor(test.images[:2000]))
-    save_grid(torch.cat([real[:8], recon[:8], real[8:], recon[8:]]), REPO / "docs" / "images" / "mnist_recon.png",
-              nrow=8, scale=2, row_labels=["Real", "Guess", "Real", "Guess"])
-    save_grid(model.sample(64, generator=torch.Generator().manual_seed(0)), REPO / "docs" / "images" / "mnist_samples.png",
-              nrow=8, scale=2)
-    result = {"command": "python benchmarks/mnist_tutorial.py " + " ".join(sys.argv[1:]),
-              "machine": f"{platform.machine()}, {args.threads} thread(s)", "train_images": n_train,
-              "epochs": args.epochs, "steps": cfg.train.steps, "seconds": round(seconds, 1),
-              "test_2000": {k: float(v) for k, v in test_loss.items()}, "per_epoch": table}
-    out = REPO / "benchmarks" / "results" / "mnist_tutorial.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    save_grid(
+        torch.cat([real[:8], recon[:8], real[8:], recon[8:]]),
+        args.images / "mnist_recon.png",
+        nrow=8,
+        scale=2,
+        row_labels=["Real", "Guess", "Real", "Guess"],
+    )
+    save_grid(
+        model.sample(64, generator=torch.Generator().manual_seed(0)),
+        args.images / "mnist_samples.png",
+        nrow=8,
+        scale=2,
+    )
+    result = {
+        "command": "python benchmarks/mnist_tutorial.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {args.threads} thread(s)",
+        "train_images": n_train,
+        "epochs": args.epochs,
+        "steps": cfg.train.steps,
+        "seconds": round(seconds, 1),
+        "test_2000": {k: float(v) for k, v in test_loss.items()},
+        "per_epoch": table,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
     for row in table:
-        print(f"epoch {row['epoch']:2d}  loss/image {row['loss_per_image']:7.2f}  BCE {row['bce_per_image']:7.2f}  "
-              f"KL {row['kl_per_image']:5.2f}")
+        print(
+            f"epoch {row['epoch']:2d}  loss/image {row['loss_per_image']:7.2f}  BCE {row['bce_per_image']:7.2f}  "
+            f"KL {row['kl_per_image']:5.2f}"
+        )
     print(f"test (2000 digits): {result['test_2000']}  — {seconds:.0f} s")
 
 

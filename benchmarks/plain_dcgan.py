@@ -26,11 +26,21 @@ class Generator(nn.Module):
     def __init__(self):
         super().__init__()
         self.main = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),  # [B, 512, 4, 4]
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),  # 8x8
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),  # 16x16
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),  # 32x32
-            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())  # [B, 3, 64, 64]
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),  # [B, 512, 4, 4]
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),  # 8x8
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),  # 16x16
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),  # 32x32
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )  # [B, 3, 64, 64]
 
     def forward(self, z):
         return self.main(z)
@@ -40,11 +50,20 @@ class Discriminator(nn.Module):
     def __init__(self):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),  # [B, 64, 32, 32]
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())  # [B, 1, 1, 1]
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),  # [B, 64, 32, 32]
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )  # [B, 1, 1, 1]
 
     def forward(self, x):
         return self.main(x).view(-1, 1).squeeze(1)
@@ -97,7 +116,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-samples", type=int, default=2000)
+    ap.add_argument("--smoke", action="store_true", help="seconds-long check that the script runs (a CPU-second "
+                    "budget, 8 samples)")
     args = ap.parse_args()
+    if args.smoke:
+        args.cpu_minutes, args.n_samples = min(args.cpu_minutes, 0.01), 8
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -121,8 +144,12 @@ def main() -> None:
             steps += 1
             images += real.size(0)
             if steps % 50 == 0:
-                log.write(json.dumps({"step": steps, "errD": errD, "errG": errG,
-                                      "cpu_s": round(time.process_time() - cpu0, 1)}) + "\n")
+                log.write(
+                    json.dumps(
+                        {"step": steps, "errD": errD, "errG": errG, "cpu_s": round(time.process_time() - cpu0, 1)}
+                    )
+                    + "\n"
+                )
                 log.flush()
             if time.process_time() - cpu0 >= budget:
                 break
@@ -136,13 +163,24 @@ def main() -> None:
     netG.eval()
     gen = torch.Generator().manual_seed(1234)
     with torch.no_grad():
-        fake = torch.cat([netG(torch.randn(min(250, args.n_samples - i), nz, 1, 1, generator=gen))
-                          for i in range(0, args.n_samples, 250)])  # [N, 3, 64, 64]
+        fake = torch.cat(
+            [
+                netG(torch.randn(min(250, args.n_samples - i), nz, 1, 1, generator=gen))
+                for i in range(0, args.n_samples, 250)
+            ]
+        )  # [N, 3, 64, 64]
     np.save(out / "samples.npy", to_uint8(fake))
     save_grid(fake[:64], out / "grid.png", nrow=8)
-    summary = {"what": "pytorch/examples DCGAN, fp32", "steps": steps, "images_seen": images,
-               "train_images": len(data), "cpu_seconds": round(cpu_s, 1), "wall_seconds": round(wall_s, 1),
-               "threads": args.threads, "img_per_cpu_s": round(images / cpu_s, 2)}
+    summary = {
+        "what": "pytorch/examples DCGAN, fp32",
+        "steps": steps,
+        "images_seen": images,
+        "train_images": len(data),
+        "cpu_seconds": round(cpu_s, 1),
+        "wall_seconds": round(wall_s, 1),
+        "threads": args.threads,
+        "img_per_cpu_s": round(images / cpu_s, 2),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary))
 

@@ -32,10 +32,34 @@ def train(ds: Path, work: Path, cpu_minutes: float) -> Path:
     shutil.rmtree(work / "runs", ignore_errors=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     with open(work / "vae.log", "w") as log:
-        p = sh([sys.executable, "-m", "animegen", "-q", "train", "--config", str(REPO / "configs" / "vae-faces64.toml"),
-                "--data", str(ds), "--out", str(work / "runs"), "--name", "vae",
-                "--set", "train.threads=1", "--set", f"train.max_cpu_minutes={cpu_minutes}",
-                "--set", "train.max_minutes=0", "--set", "train.steps=10000000"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        p = sh(
+            [
+                sys.executable,
+                "-m",
+                "animegen",
+                "-q",
+                "train",
+                "--config",
+                str(REPO / "configs" / "vae-faces64.toml"),
+                "--data",
+                str(ds),
+                "--out",
+                str(work / "runs"),
+                "--name",
+                "vae",
+                "--set",
+                "train.threads=1",
+                "--set",
+                f"train.max_cpu_minutes={cpu_minutes}",
+                "--set",
+                "train.max_minutes=0",
+                "--set",
+                "train.steps=10000000",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         if p.wait() != 0:
             sys.exit(f"training failed (see {work}/vae.log)")
     return sorted((work / "runs").glob("vae-*"))[-1]
@@ -50,7 +74,18 @@ def main() -> None:
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "vae_faces"))
     ap.add_argument("--eval-only", action="store_true", help="reuse the run already in --work")
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "vae_faces.json"))
+    ap.add_argument("--images", type=Path, default=REPO / "docs" / "images", help="where the grids go")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds-long check that the script runs (a few CPU-seconds of training, no FID; "
+                    "needs --work, --results and --images outside the repository)")
     args = ap.parse_args()
+    if args.smoke:
+        defaults = {"work": str(REPO / "benchmarks" / "out" / "vae_faces"), "images": REPO / "docs" / "images",
+                    "results": str(REPO / "benchmarks" / "results" / "vae_faces.json")}
+        if any(getattr(args, k) == v for k, v in defaults.items()):
+            ap.error("--smoke needs --work, --results and --images "
+                     "(smoke numbers never go to benchmarks/results/ or docs/images/)")
+        args.cpu_minutes, args.n = 0.05, 0
 
     import numpy as np
     import torch
@@ -68,17 +103,23 @@ def main() -> None:
     train_wall = time.time() - t0
     model = animegen.load(run / "final.safetensors")
     header = model.checkpoint_header
-    images = REPO / "docs" / "images"
+    images = args.images
+    images.mkdir(parents=True, exist_ok=True)
     for prior, name in (("fitted", "vae_faces64_samples.png"), ("standard", "vae_faces64_samples_prior.png")):
         save_grid(model.sample(64, torch.Generator().manual_seed(0), prior=prior), images / name, nrow=8)
     real = open_source(str(ds), size=64, channels=3)
     held_out = np.asarray(real.images)[real.val_mask][:32]  # [32, 64, 64, 3] uint8, never trained on
     x = to_tensor(held_out)
-    save_grid(torch.cat([x[:16], model.reconstruct(x[:16]), x[16:], model.reconstruct(x[16:])]), images / "vae_faces64_recon.png",
-              nrow=16)
+    save_grid(
+        torch.cat([x[:16], model.reconstruct(x[:16]), x[16:], model.reconstruct(x[16:])]),
+        images / "vae_faces64_recon.png",
+        nrow=16,
+    )
     scores = {}
     if args.n:
-        opts = EvalOptions(n=args.n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False)
+        opts = EvalOptions(
+            n=args.n, n_real=None, real_split="val", seed=0, recon=False, detect=False, memorisation=False
+        )
         for prior in ("fitted", "standard"):
             fake = generate(model, args.n, seed=1234, prior=prior)
             m = evaluate_images(fake, real, opts)
@@ -97,6 +138,7 @@ def main() -> None:
         "fid_by_prior": scores,
         "config": json.loads((run / "config.json").read_text()),
     }
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps({"steps": result["steps"], "fid_by_prior": {k: v["fid"] for k, v in scores.items()}}, indent=2))
 

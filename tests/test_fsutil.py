@@ -27,9 +27,13 @@ def test_atomic_dir(tmp_path):
     assert not final.exists() and list(tmp_path.iterdir()) == []
     with atomic_dir(final) as d:
         (d / "done").write_text("y")
-    with atomic_dir(final) as d:  # replacing an existing folder
+    with atomic_dir(final, owned=lambda f: {"done"}) as d:  # replacing what an earlier run wrote
         (d / "new").write_text("z")
     assert [p.name for p in final.iterdir()] == ["new"]
+    (final / "mine.txt").write_text("user")
+    with atomic_dir(final, owned=lambda f: {"new"}) as d:  # a user's file is kept
+        (d / "newer").write_text("w")
+    assert sorted(p.name for p in final.iterdir()) == ["mine.txt", "newer"]
 
 
 def test_run_dirs_and_metrics(tmp_path):

@@ -31,7 +31,7 @@ import torch
 from animegen import __version__
 from animegen.config import from_dict, to_dict
 from animegen.errors import CheckpointError, ConfigError
-from animegen.fsutil import atomic_path
+from animegen.fsutil import atomic_path, require_regular
 from animegen.limits import check_model_config
 
 FORMAT = "animegen-checkpoint"
@@ -62,6 +62,10 @@ def read_header(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{p}: no such file")
     if p.is_dir():
         raise CheckpointError(f"{p}: is a folder; pass a .safetensors checkpoint file (e.g. {p}/final.safetensors)")
+    try:  # a FIFO or device would block or never end: regular files only
+        require_regular(p)
+    except OSError as exc:
+        raise CheckpointError(f"{p}: not an animegen checkpoint ({exc})") from None
     if p.stat().st_size < 16:
         raise CheckpointError(f"{p}: not an animegen checkpoint (file is {p.stat().st_size} bytes; truncated or empty)")
     try:
@@ -91,6 +95,7 @@ def read_tensors(path: str | os.PathLike, map_location: str = "cpu") -> dict[str
     from safetensors.torch import load_file
 
     try:
+        require_regular(path)
         return load_file(str(path), device=map_location)
     except Exception as exc:
         raise CheckpointError(f"{path}: checkpoint data is corrupt or truncated ({_short(exc)})") from None

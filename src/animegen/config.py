@@ -303,7 +303,11 @@ def load_toml(path: str | Path) -> dict:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        from animegen.fsutil import read_text_limited
+
+        return tomllib.loads(read_text_limited(p, 16 * 2**20))
+    except OSError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
 

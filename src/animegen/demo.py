@@ -19,6 +19,8 @@ DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=3
 
 
 DEMO_SIZES = (32, 64, 128)
+OUTPUTS = ("samples.png", "samples_fitted.png", "reconstructions.png", "interpolation.gif", "index.html")
+"""The files the demo writes at the top of its folder (besides ``data/`` and ``runs/``)."""
 
 
 def demo_config(minutes: float, n: int, size: int, seed: int) -> RunConfig:
@@ -45,16 +47,17 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int = 8000, size: int = 6
     from animegen.checkpoint import load_model
     from animegen.data.sources import open_source
     from animegen.data.synthetic import write_dataset
+    from animegen.fsutil import check_output
     from animegen.report.html import Page
     from animegen.train.trainer import train
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AnimegenError(f"--out {out} is a file; pass a folder")
+    out = check_output(out, (), kind="dir")
     if size not in DEMO_SIZES:
         raise AnimegenError(f"--size must be one of {', '.join(map(str, DEMO_SIZES))} (got {size})")
     if not (math.isfinite(minutes) and minutes > 0) or n < 2:
         raise AnimegenError(f"--minutes must be a positive number and --n at least 2 (got {minutes}, {n})")
+    for name in OUTPUTS:  # before any work: never over a file we did not write
+        check_output(out / name, (), kind="file")
     t0 = time.time()
     info(f"[1/4] rendering {n} synthetic faces at {size}px → {out / 'data'}")
     write_dataset(out / "data", n=n, size=size, seed=seed)

@@ -23,17 +23,10 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def cpu_bf16() -> bool:
-    """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX), where bf16 autocast pays."""
-    try:
-        flags = open("/proc/cpuinfo", encoding="utf-8").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def checks() -> list[Check]:
     import torch
+
+    from animegen.train.device import cpu_has_bf16
 
     out: list[Check] = []
     out.append(Check("python", True, platform.python_version()))
@@ -46,9 +39,9 @@ def checks() -> list[Check]:
     else:
         out.append(Check("accelerator", True, "none (CPU training; a GPU needs a CUDA build of torch)",
                          "GPU users: install torch for your CUDA first, then animegen"))
-    bf16 = cpu_bf16()
-    out.append(Check("cpu bf16", bf16, "native bf16 (autocast ≈1.7× faster)" if bf16 else "no native bf16: fp32 is used",
-                     "" if bf16 else "nothing to do; training runs in fp32"))
+    bf16 = cpu_has_bf16()
+    out.append(Check("cpu bf16", bf16, "native bf16: train.precision=auto trains in bf16" if bf16
+                     else "no native bf16: fp32 is used", "" if bf16 else "nothing to do; training runs in fp32"))
 
     def opt(name: str, module: str, dist: str, extra: str, purpose: str) -> None:
         v = _version(dist) if importlib.util.find_spec(module) else None
@@ -74,9 +67,11 @@ def checks() -> list[Check]:
                                                                        "pip install 'pillow<=11.3'"))
     opt("video", "imageio_ffmpeg", "imageio-ffmpeg", "video", "MP4 export (GIF works without it)")
     opt("log", "tensorboard", "tensorboard", "log", "TensorBoard event files (metrics.jsonl always written)")
-    opt("dist", "accelerate", "accelerate", "dist", "multi-GPU / multi-node training")
-    opt("hf", "datasets", "datasets", "hf", "datasets by Hugging Face name")
-    opt("studio", "gradio", "gradio", "studio", "the local web studio")
+    dist_ok = torch.distributed.is_available()
+    out.append(Check("distributed", dist_ok, "torch.distributed — multi-GPU / multi-node training with torchrun"
+                     if dist_ok else "this torch build has no torch.distributed: one process only",
+                     "" if dist_ok else "install a torch build with distributed support"))
+    opt("hf", "datasets", "datasets", "hf", "datasets by Hugging Face name (hf:NAME downloads unless --offline)")
     try:
         from animegen.metrics.inception import describe_weights
 
@@ -84,6 +79,10 @@ def checks() -> list[Check]:
     except ImportError:
         ok, detail, fix = False, "metrics module not available", "reinstall animegen"
     out.append(Check("fid weights", ok, detail, fix))
+    from animegen.offline import is_offline
+
+    out.append(Check("network", True, "offline: hf:NAME reads only the local Hugging Face cache" if is_offline()
+                     else "only hf:NAME data sources download (animegen --offline forbids it)"))
     if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
         out.append(Check("env", True, "CUDA_VISIBLE_DEVICES is empty: GPUs hidden"))
     return out

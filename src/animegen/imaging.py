@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -14,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 from animegen.errors import AnimegenError, require
 from animegen.fsutil import atomic_path, atomic_write_bytes
 
-if TYPE_CHECKING:  # torch is imported where tensors are handled: data-only commands start ~1.5 s faster
+if TYPE_CHECKING:  # torch is imported where tensors are handled: data-only commands start faster
     import torch
 
 # ----------------------------------------------------------------------------- conversions
@@ -52,7 +53,7 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 def resize_pil(img: Image.Image, size: int | tuple[int, int], method: str = "lanczos") -> Image.Image:
     """Antialiased resize of a PIL image. ``method``: lanczos (default), area (box), bilinear, bicubic."""
-    sizes = (size, size) if isinstance(size, int) else tuple(size)
+    sizes = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     resample = {
         "lanczos": Image.Resampling.LANCZOS,
         "area": Image.Resampling.BOX,
@@ -95,7 +96,7 @@ def resize_tensor(x: torch.Tensor, size: int | tuple[int, int], mode: str = "bil
 # ----------------------------------------------------------------------------- grids
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # pragma: no cover - Pillow < 10.1
@@ -158,10 +159,19 @@ def make_grid(
 
 
 def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> None:
-    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG."""
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+    """Atomically save a uint8 ``[H, W, C]`` array (or PIL image) as PNG, marked ``Software=animegen ...``
+    (a tEXt chunk: what lets a later run replace it, see :func:`animegen.fsutil.check_output`)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from animegen import __version__
+
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+    pil = image
+    info = PngInfo()
+    info.add_text("Software", f"animegen {__version__}")
     buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
+    pil.save(buf, format="PNG", optimize=True, pnginfo=info)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -188,16 +198,30 @@ def _frames_uint8(frames: Iterable[np.ndarray | torch.Tensor]) -> list[np.ndarra
     return out
 
 
-def save_gif(frames: Iterable[np.ndarray | torch.Tensor], path: str | os.PathLike, fps: float = 12, loop: int = 0,
-             boomerang: bool = False) -> None:
+def save_gif(
+    frames: Iterable[np.ndarray | torch.Tensor],
+    path: str | os.PathLike,
+    fps: float = 12,
+    loop: int = 0,
+    boomerang: bool = False,
+) -> None:
     """Animated GIF from uint8 ``[H, W, C]`` frames (Pillow). ``boomerang`` plays forward then back."""
     arr = _frames_uint8(frames)
     if boomerang and len(arr) > 2:
         arr = arr + arr[-2:0:-1]
     pils = [Image.fromarray(a) for a in arr]
     buf = io.BytesIO()
-    pils[0].save(buf, format="GIF", save_all=True, append_images=pils[1:], duration=int(round(1000 / fps)),
-                 loop=loop, disposal=2, optimize=False)
+    pils[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=pils[1:],
+        duration=int(round(1000 / fps)),
+        loop=loop,
+        disposal=2,
+        optimize=False,
+        comment=b"written by animegen",
+    )
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -212,9 +236,18 @@ def save_mp4(frames: Iterable[np.ndarray | torch.Tensor], path: str | os.PathLik
     if ph or pw:
         arr = [np.pad(a, ((0, ph), (0, pw), (0, 0)), mode="edge") for a in arr]
     with atomic_path(path) as tmp:
-        writer = iio_ffmpeg.write_frames(str(tmp), (w + pw, h + ph), fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                                         pix_fmt_out="yuv420p", macro_block_size=1, quality=8,
-                                         output_params=["-f", "mp4", "-movflags", "+faststart"], ffmpeg_log_level="error")
+        writer = iio_ffmpeg.write_frames(
+            str(tmp),
+            (w + pw, h + ph),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            quality=8,
+            output_params=["-f", "mp4", "-movflags", "+faststart"],
+            ffmpeg_log_level="error",
+        )
         writer.send(None)  # start the generator
         try:
             for a in arr:

@@ -57,14 +57,14 @@ def read_config_dict(run_dir: str | os.PathLike) -> dict:
         raise ConfigError(f"{run_dir} is not a run folder")
     if not path.is_file():
         raise ConfigError(f"{run_dir} has no {CONFIG} (is it an animegen run folder?)")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: {path.stat().st_size} bytes, too large for a run config")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    from animegen.fsutil import read_text_limited
+
+    try:  # a regular file, bounded: never a FIFO or /dev/zero
+        data = json.loads(read_text_limited(path, MAX_CONFIG_BYTES))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON ({str(exc).splitlines()[0][:120]})") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object of settings, got {type(data).__name__}")
     return data
@@ -217,7 +217,13 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     out: list[dict] = []
     if not path.exists():
         return out
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    from animegen.fsutil import MAX_JSON_BYTES, read_limited
+
+    try:  # a regular file, bounded: never a FIFO; a damaged byte spoils one line, not the log
+        text = read_limited(path, MAX_JSON_BYTES).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise AnimegenError(f"{path}: cannot read the metrics log ({exc})") from None
+    for line in text.splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:

@@ -173,5 +173,6 @@ def test_prepare_crop_detect_end_to_end(backend, faces, cascade_xml, tmp_path):
         assert any(matches(b, Face(*f["face"], f["score"])) for b in s.boxes)
     assert Image.open(tmp_path / "p.png").width > 0
     # at most one face per image
-    rep1 = prepare(str(src), tmp_path / "ds1", PrepareOptions(**{**opts.to_dict(), "max_faces": 1}), workers=1, quiet=True)
+    one_face = PrepareOptions(**{**opts.to_dict(), "max_faces": 1})
+    rep1 = prepare(str(src), tmp_path / "ds1", one_face, workers=1, quiet=True)
     assert rep1.count <= 6 and rep1.count == rep1.kept_inputs

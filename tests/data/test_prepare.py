@@ -89,7 +89,7 @@ def test_bad_inputs_are_skipped_counted_and_listed(tmp_path):
     (src / "anim.gif").write_bytes(buf.getvalue())
     (src / "zz_dup.png").write_bytes(encode(distinct_image(0)))  # same picture as img_0000.png
     (src / "README.txt").write_text("ignored: not an image extension")
-    os.mkfifo(src / "pipe.png")  # not a regular file: ignored (reading it would block)
+    os.mkfifo(src / "pipe.png")  # not a regular file: listed, never opened for a blocking read
     (src / ".hidden.png").write_bytes(b"")
     unreadable = src / "locked.png"
     unreadable.write_bytes(encode(distinct_image(53)))
@@ -109,13 +109,14 @@ def test_bad_inputs_are_skipped_counted_and_listed(tmp_path):
     assert reasons["tiny.png"] == "too-small"
     assert reasons["dangling.png"] == "unreadable"
     assert reasons["zz_dup.png"] == "duplicate"
+    assert reasons["pipe.png"] == "not-a-file"
     if not as_root:
         assert reasons["locked.png"] == "unreadable"
     kept = 7 + 1 + (1 if as_root else 0)  # good ones, the GIF's first frame, maybe locked.png
     assert report.count == kept
     m = json.loads((out / "manifest.json").read_text())
     assert m["count"] == kept == len(m["files"])
-    assert m["stats"]["ignored_files"] == 2  # README.txt and the FIFO
+    assert m["stats"]["ignored_files"] == 1  # README.txt
     assert m["stats"]["notes"] == {"animated": 1}
     summary = report.summary()
     assert summary.startswith(f"kept {kept} of {kept + len(reasons)} images (dropped: ")

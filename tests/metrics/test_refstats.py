@@ -57,9 +57,14 @@ def test_computed_once_then_read_from_cache(cache, images):
 
 def test_key_changes_with_n_split_seed_weights_precision():
     base = refstats.cache_key("fp", "all", 100, 0, "a" * 40)
-    others = [refstats.cache_key("fp", "val", 100, 0, "a" * 40), refstats.cache_key("fp", "all", 101, 0, "a" * 40),
-              refstats.cache_key("fp", "all", 100, 1, "a" * 40), refstats.cache_key("fp", "all", 100, 0, "b" * 40),
-              refstats.cache_key("fp", "all", 100, 0, "a" * 40, "bf16"), refstats.cache_key("fp2", "all", 100, 0, "a" * 40)]
+    others = [
+        refstats.cache_key("fp", "val", 100, 0, "a" * 40),
+        refstats.cache_key("fp", "all", 101, 0, "a" * 40),
+        refstats.cache_key("fp", "all", 100, 1, "a" * 40),
+        refstats.cache_key("fp", "all", 100, 0, "b" * 40),
+        refstats.cache_key("fp", "all", 100, 0, "a" * 40, "bf16"),
+        refstats.cache_key("fp2", "all", 100, 0, "a" * 40),
+    ]
     assert len({base, *others}) == 7
 
 

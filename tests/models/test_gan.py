@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from animegen.errors import ConfigError
-from animegen.models import DataSpec, SimpleContext
-from animegen.models import losses
+from animegen.models import DataSpec, SimpleContext, losses
 from animegen.models.blocks import MinibatchStd, Reshape
 from animegen.models.dcgan import DCGAN, PRESETS, DCGANConfig
 from animegen.models.diffaug import diff_augment, parse_policy
@@ -47,7 +46,13 @@ def test_seed002_layout_is_exact():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3
     assert not any(isinstance(m, nn.Sigmoid) for m in D.modules())  # folded into BCE-with-logits
     x = torch.randn(2, 3, 64, 64)
-    assert _trace(D, x, (nn.Conv2d,)) == [(2, 64, 32, 32), (2, 128, 16, 16), (2, 256, 8, 8), (2, 512, 4, 4), (2, 1, 1, 1)]
+    assert _trace(D, x, (nn.Conv2d,)) == [
+        (2, 64, 32, 32),
+        (2, 128, 16, 16),
+        (2, 256, 8, 8),
+        (2, 512, 4, 4),
+        (2, 1, 1, 1),
+    ]
     assert D(x).shape == (2,)
     # generator input [B,512,4,4] after the reshape
     assert _trace(G, z, (nn.BatchNorm2d,))[0] == (2, 256, 8, 8)
@@ -57,8 +62,13 @@ def test_examples_layout_matches_pytorch_examples():
     model = DCGAN(DCGANConfig(arch="examples"), DataSpec(3, 64))
     G, D = model.generator, model.discriminator
     z = torch.randn(2, 100)
-    assert _trace(G, z, (nn.ConvTranspose2d,)) == [(2, 512, 4, 4), (2, 256, 8, 8), (2, 128, 16, 16), (2, 64, 32, 32),
-                                                   (2, 3, 64, 64)]
+    assert _trace(G, z, (nn.ConvTranspose2d,)) == [
+        (2, 512, 4, 4),
+        (2, 256, 8, 8),
+        (2, 128, 16, 16),
+        (2, 64, 32, 32),
+        (2, 3, 64, 64),
+    ]
     assert all(m.bias is None for m in G.modules() if isinstance(m, nn.ConvTranspose2d))
     assert all(m.bias is None for m in D.modules() if isinstance(m, nn.Conv2d))
     # parameter counts of pytorch/examples netG / netD (nz=100, ngf=ndf=64, nc=3)
@@ -78,7 +88,9 @@ def test_128_and_28_px_layouts(arch):
             x = model.decode(torch.randn(2, 8))
             assert x.shape == (2, *spec.shape)
             assert model.discriminator(x).shape == (2,)
-        first_grid = [s for s in _trace(model.generator, torch.randn(2, 8), (Reshape, nn.ConvTranspose2d)) if len(s) == 4]
+        first_grid = [
+            s for s in _trace(model.generator, torch.randn(2, 8), (Reshape, nn.ConvTranspose2d)) if len(s) == 4
+        ]
         assert first_grid[0] == first if arch != "examples" else first_grid[1] == first  # examples: [B, nz, 1, 1] first
 
 

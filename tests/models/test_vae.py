@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from animegen.models import DataSpec, SimpleContext
-from animegen.models import losses
+from animegen.models import DataSpec, SimpleContext, losses
 from animegen.models.ae import AE, AEConfig
 from animegen.models.vae import VAE, VAEConfig
 

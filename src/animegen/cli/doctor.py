@@ -23,8 +23,12 @@ def doctor() -> None:
     table.add_column("to fix")
     results = checks()
     for c in results:
-        table.add_row("[green]✓[/green]" if c.ok else "[yellow]✗[/yellow]", escape(c.name), escape(c.detail), escape(c.fix))
+        table.add_row(
+            "[green]✓[/green]" if c.ok else "[yellow]✗[/yellow]", escape(c.name), escape(c.detail), escape(c.fix)
+        )
     Console(width=160).print(table)
     missing = [c for c in results if not c.ok]
-    typer.echo(f"{len(results) - len(missing)} of {len(results)} checks ok" +
-               ("; see 'to fix' for the rest" if missing else ""))
+    typer.echo(
+        f"{len(results) - len(missing)} of {len(results)} checks ok"
+        + ("; see 'to fix' for the rest" if missing else "")
+    )

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from animegen.cli.app import app
+from animegen.fsutil import read_json_limited
 
 EVALUATE_EPILOG = """Examples:
 
@@ -36,6 +37,29 @@ def _load_model(ckpt: Path):
     return animegen.load(ckpt)
 
 
+def _metrics_json_ours(head: bytes) -> bool:
+    """A metrics.json that ``evaluate`` wrote: marked ``"software": "animegen ..."`` (older ones: the report's
+    ``protocol`` and ``checkpoint`` keys)."""
+    try:
+        obj = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and (str(obj.get("software", "")).startswith("animegen")
+                                      or (isinstance(obj.get("protocol"), dict) and "checkpoint" in obj))
+
+
+def _check_weights_file(path: Path | None) -> None:
+    """--inception must be a regular file: a FIFO or a device would block or never end."""
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import require_regular
+
+    if path is not None and path.exists():
+        try:
+            require_regular(path)
+        except OSError as exc:
+            raise AnimegenError(f"--inception {exc}") from None
+
+
 def _run_data_config(ckpt: Path) -> dict:
     """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
     from animegen.runs import find_config_dict
@@ -54,8 +78,9 @@ def evaluate(
     real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
                                    "the dataset's split, else the run's data.val_fraction/seed)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file "
-                                             "(pt_inception-2015-12-05-6726825d.pth enables IS)."),
+    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
+                                             "pt_inception-2015-12-05-6726825d.pth (not shipped: download it "
+                                             "from pytorch-fid's releases); the installed weights lack IS."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, the real subset and KID subsets."),
     batch_size: int = typer.Option(32, "--batch-size", help="Inception batch size."),
     kid_subsets: int = typer.Option(100, "--kid-subsets"),
@@ -71,7 +96,11 @@ def evaluate(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Read/write the cached real reference features "
                                "(--no-cache: recompute them, touch no cache)."),
 ) -> None:
-    """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint."""
+    """Measure FID, KID, precision/recall, IS, recon, diversity, detection, memorisation of a checkpoint.
+
+    IS needs Inception weights the install does not ship (see --inception); without them it is reported as unavailable.
+    """
+    from animegen import __version__
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
@@ -96,9 +125,11 @@ def evaluate(
     if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
         raise AnimegenError(f"--truncation must be a positive number (got {truncation})")
     checkpoint = preferred_checkpoint(checkpoint)  # a run folder stands for its final/best/last checkpoint
-    check_output(out or checkpoint.parent / "metrics.json", [checkpoint], kind="file")
+    target = check_output(out or checkpoint.parent / "metrics.json", [checkpoint, data], kind="file", fmt="json",
+                          ours=_metrics_json_ours)  # never over the checkpoint or a file we did not write
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
     # weights before data: a missing network should fail in a second, not after loading a dataset
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     run_data = _run_data_config(checkpoint)
     source = data or run_data.get("source")
@@ -112,7 +143,7 @@ def evaluate(
                        inception=str(inception) if inception else None, precision=precision)
     report = evaluate_model(model, real, opts, extractor=extractor)
     report["checkpoint"] = str(checkpoint)
-    target = out or checkpoint.parent / "metrics.json"
+    report["software"] = f"animegen {__version__}"
     atomic_write_json(target, report)
     info(f"wrote {target}")
     _print_summary(report)
@@ -130,7 +161,7 @@ def _print_summary(report: dict) -> None:
     t.add_row("KID", f"{f(report.get('kid'), '.4f')} ± {f(report.get('kid_std'), '.4f')}")
     t.add_row("precision / recall", f"{f(report.get('precision'))} / {f(report.get('recall'))}")
     t.add_row("IS", f"{f(report.get('is'), '.2f')} ± {f(report.get('is_std'), '.2f')}" if report.get("is") is not None
-              else "unavailable (needs the .pth weights)")
+              else "unavailable: needs pt_inception-…pth (--inception)")
     div = report.get("diversity") or {}
     t.add_row("diversity ratio (fake/real)", f(div.get("ratio")))
     sh = report.get("sharpness") or {}
@@ -162,10 +193,21 @@ def compare(
     from rich.markup import escape
     from rich.table import Table
 
-    from animegen.fsutil import atomic_write_json, atomic_write_text
+    from animegen import __version__
+    from animegen.fsutil import atomic_write_json, atomic_write_text, check_output
     from animegen.metrics.compare import COLUMNS, compare as compare_runs, fmt, to_csv, to_markdown
     from animegen.progress import info
 
+    base = out or Path("comparison")
+    if not no_save:  # before reading anything: never over an input or a file we did not write
+        inputs = [*runs, *(r / "metrics.json" for r in runs)]
+        header = to_csv([]).encode()
+        targets = {
+            "md": check_output(base.with_name(base.name + ".md"), inputs, fmt="md"),
+            "csv": check_output(base.with_name(base.name + ".csv"), inputs, fmt="csv",
+                                ours=lambda b: b.startswith(header)),
+            "json": check_output(base.with_name(base.name + ".json"), inputs, fmt="json"),
+        }
     rows, warnings = compare_runs(runs)
     cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
     table = Table(title="animegen compare")
@@ -177,10 +219,10 @@ def compare(
     for w in warnings:
         typer.echo(f"warning: {w}", err=True)
     if not no_save:
-        base = out or Path("comparison")
-        atomic_write_text(base.with_name(base.name + ".md"), to_markdown(rows, warnings))
-        atomic_write_text(base.with_name(base.name + ".csv"), to_csv(rows))
-        atomic_write_json(base.with_name(base.name + ".json"), {"rows": rows, "warnings": warnings})
+        atomic_write_text(targets["md"], f"<!-- written by animegen {__version__} compare -->\n"
+                          + to_markdown(rows, warnings))
+        atomic_write_text(targets["csv"], to_csv(rows))
+        atomic_write_json(targets["json"], {"software": f"animegen {__version__}", "rows": rows, "warnings": warnings})
         info(f"wrote {base}.md, {base}.csv, {base}.json")
 
 
@@ -204,6 +246,7 @@ def fid_ref(
     from animegen.metrics.inception import get_extractor
     from animegen.metrics.refstats import reference_features, save, split_images, split_key
 
+    _check_weights_file(inception)
     extractor = get_extractor(str(inception) if inception else None, batch_size=batch_size, precision=precision)
     ds = open_source(dataset, size=size)
     images, how = split_images(ds, split, val_fraction, split_seed)

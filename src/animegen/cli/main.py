@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import cast
 
 import click
 import typer
@@ -18,7 +19,9 @@ from animegen.cli.app import app
 from animegen.errors import AnimegenError
 
 # command modules, in the order `animegen --help` lists them
-COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "demo", "doctor"]
+COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "interpolate", "blend", "perturb",
+                   "invert", "outliers", "neighbors", "demo",
+                   "doctor"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animegen.cli.{_name}")
@@ -33,6 +36,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or status lines."),
+    offline: bool = typer.Option(False, "--offline", help="Never reach the network: hf:NAME reads only the "
+                                 "local Hugging Face cache and fails with one line otherwise (also on with "
+                                 "ANIMEGEN_OFFLINE=1, HF_HUB_OFFLINE=1 or HF_DATASETS_OFFLINE=1)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Train generative models of anime faces (AE, VAE, DCGAN, WGAN, WGAN-GP) and look inside them.
@@ -40,8 +46,13 @@ def _root(
     Start with [bold]animegen doctor[/bold], then e.g.
     [bold]animegen train --model vae --data synth:20000 --set train.max_minutes=5[/bold].
     """
+    from animegen.offline import set_offline, sync_offline
     from animegen.progress import set_quiet
 
+    if offline:
+        set_offline()
+    else:
+        sync_offline()
     # every invocation sets it: in-process callers (tests, notebooks) must not inherit an earlier -q
     set_quiet(quiet or os.environ.get("ANIMEGEN_QUIET", "") not in ("", "0"))
 
@@ -83,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(_with_notes(str(exc), exc))
     except Exception as exc:  # usage errors, or an unexpected bug: still one line unless debugging
         if _is_click_error(exc):  # a usage mistake: one line too, with where to look
-            _fail(_usage_line(exc), exc.exit_code)
+            usage = cast(click.ClickException, exc)
+            _fail(_usage_line(usage), usage.exit_code)
         if debug:
             raise
         _fail(_with_notes(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)", exc))

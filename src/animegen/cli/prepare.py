@@ -16,6 +16,7 @@ EXAMPLES = [
     "animegen prepare ~/illustrations --crop detect --limit 200 --preview preview.png   (a dry run: look first)",
     "animegen prepare hf:user/anime-faces --out data/hf64",
     "animegen prepare mnist:~/mnist --size 28 --channels 1 --out data/mnist28",
+    "animegen prepare ~/crawl --keep-list cleaned/keep.txt --out data/clean64   (keep.txt from animegen outliers)",
 ]
 EPILOG = "Examples:\n\n" + "\n\n".join(EXAMPLES)
 
@@ -24,8 +25,8 @@ EPILOG = "Examples:\n\n" + "\n\n".join(EXAMPLES)
 def prepare(
     source: str = typer.Argument(..., help="A folder (searched recursively), .zip, .tar(.gz), hf:NAME (HF dataset name "
                                             "or local imagefolder path, hf:NAME:SPLIT) or mnist:DIR[:test]."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to write (replaced atomically if it "
-                                                                   "is a prepared dataset already)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to write (an existing dataset: only "
+                                                                   "the files prepare wrote there are replaced)."),
     size: int = typer.Option(64, "--size", help="Side of the square output images, in pixels."),
     crop: str = typer.Option("none", "--crop", help="none: inputs are face crops (centre square); "
                                                     "detect: find anime faces in full illustrations."),
@@ -50,6 +51,9 @@ def prepare(
     preview: Optional[Path] = typer.Option(None, "--preview", help="Write a PNG grid of kept and dropped images, row "
                                                                    "per reason; without --out it is a dry run."),
     workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0 = all cores; 1 = no pool)."),
+    keep_list: Optional[Path] = typer.Option(None, "--keep-list", help="Keep only the inputs named in this file (one "
+                                             "source name per line, as `animegen outliers` writes keep.txt); the "
+                                             "rest are rejects 'not-in-keep-list'."),
 ) -> None:
     """Prepare a dataset: decode, clean, crop, resize, de-duplicate; one memory-mappable array.
 
@@ -67,6 +71,11 @@ def prepare(
                           val_fraction=val_fraction, seed=seed, max_pixels=max_pixels, limit=limit)
     if opts.crop == "none" and (cascade or detector != "auto"):
         typer.echo("note: --detector/--cascade only matter with --crop detect", err=True)
-    report = run_prepare(source, out, opts, workers=workers, preview=preview, quiet=True)
+    keep = None
+    if keep_list is not None:
+        from animegen.data.keeplist import read_keep_list
+
+        keep = read_keep_list(keep_list)
+    report = run_prepare(source, out, opts, workers=workers, preview=preview, quiet=True, keep=keep)
     if not is_quiet():
         typer.echo(report.summary())

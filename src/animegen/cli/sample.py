@@ -20,6 +20,7 @@ EXAMPLES = """[bold]Examples[/bold]
 
 A run folder stands for its final.safetensors (else best, else last).
 The same --seed gives the same images; --separate writes one PNG per image.
+--out never replaces the checkpoint or a file animegen did not write (PNGs it wrote carry a marker).
 --prior fitted decodes samples of a Gaussian fitted to the training codes (Ghosh et al. 2020): an AE
 has no prior of its own, and a VAE with a small observation std keeps its codes wider than N(0, I)."""
 
@@ -52,15 +53,23 @@ def sample_command(
 
     if prior not in PRIORS:
         raise typer.BadParameter(f"{prior!r}; choose auto, standard or fitted", param_hint="--prior")
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import check_dir_output, check_output
+
     if truncation is not None and not math.isfinite(truncation):
         raise typer.BadParameter(f"{truncation}; pass a finite number", param_hint="--truncation")
     path = resolve_checkpoint(checkpoint)
-    target = check_output(out or Path("samples" if separate else "samples.png"), [path],
-                          kind="dir" if separate else "file")
-    if separate and target.suffix.lower() == ".png":
-        from animegen.errors import AnimegenError
-
-        raise AnimegenError(f"--separate writes a folder of PNGs; pass a folder for --out, not {target}")
+    # outputs are checked before any work: never over the checkpoint, never over a file we did not write
+    if separate:
+        folder = out or Path("samples")
+        if folder.suffix.lower() == ".png":
+            raise AnimegenError(f"--separate writes a folder of PNGs; pass a folder for --out, not {folder}")
+        check_output(folder, [checkpoint, path], kind="dir")
+        width = max(4, len(str(n - 1)))
+        names = [f"{i:0{width}d}.png" for i in range(n)]
+        check_dir_output(folder, names, fmt="png")
+    else:
+        target = check_output(out or Path("samples.png"), [checkpoint, path], kind="file", fmt="png")
     dev = resolve_device(device)
     model = load_model(path, map_location=str(dev))
     gen = torch.Generator().manual_seed(seed)
@@ -71,12 +80,10 @@ def sample_command(
                                        prior=prior).float().cpu())
     images = torch.cat(chunks)  # [n, C, H, W] in [-1, 1]
     if separate:
-        folder = target
         folder.mkdir(parents=True, exist_ok=True)
         arr = to_uint8(images)  # [n, H, W, C]
-        width = max(4, len(str(n - 1)))
-        for i, im in enumerate(arr):
-            save_png(im, folder / f"{i:0{width}d}.png")
+        for name, im in zip(names, arr, strict=True):
+            save_png(im, folder / name)
         typer.echo(str(folder))
     else:
         save_grid(images, target, nrow=nrow, scale=2 if images.shape[-1] <= 32 else 1)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,23 +29,24 @@ def _check_out(out: Path, force: bool) -> None:
         raise AnimegenError(f"--out {out} is a file; pass a folder path")
     if out.is_dir() and any(out.iterdir()) and not is_synth_dir(out) and not force:
         raise AnimegenError(f"--out {out} exists, is not empty and is not a synth folder; "
-                            "pick another folder or pass --force to replace it")
+                            "pick another folder or pass --force to write beside its files")
 
 
 @app.command("synth", epilog=EXAMPLES)
 def synth_command(
     n: int = typer.Option(20000, "--n", "-n", help="Number of faces (>= 1)."),
     size: int = typer.Option(64, "--size", "-s", help="Image size in pixels: 32, 64, 128 (any size >= 16 works)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
+    out: Path | None = typer.Option(None, "--out", "-o",
                                        help="Folder to write (built in a temp folder, then renamed)."),
     seed: int = typer.Option(0, "--seed", help="Dataset seed; image i is seeded from (seed, i)."),
     correlate: bool = typer.Option(False, "--correlate", help="Couple some attributes (eye hue follows hair hue, "
                                    "blush follows smiles, ...) for entangled-data experiments."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Rendering processes (default: all cores)."),
-    grid: Optional[Path] = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
+    workers: int | None = typer.Option(None, "--workers", "-w", help="Rendering processes (default: all cores)."),
+    grid: Path | None = typer.Option(None, "--grid", help="Also write a contact sheet PNG of the first "
                                         "min(n, 64) faces (with no --out, only the sheet)."),
     force: bool = typer.Option(False, "--force",
-                               help="Replace an existing non-empty --out folder that is not a synth folder."),
+                               help="Write into an existing non-empty --out folder that is not a synth folder "
+                                    "(its own files are kept; a file named like one of ours stops the command)."),
 ) -> None:
     """Render procedural anime faces with known attributes (PNGs + labels.csv + manifest.json)."""
     from animegen.data.synthetic import MIN_SIZE, write_dataset
@@ -65,6 +65,10 @@ def synth_command(
         raise AnimegenError("nothing to write: pass --out FOLDER (and/or --grid FILE.png)")
     if grid is not None and grid.suffix.lower() != ".png":
         raise AnimegenError(f"--grid writes a PNG; pass a path ending in .png (got {grid})")
+    if grid is not None:  # before any work: never over a file we did not write
+        from animegen.fsutil import check_output
+
+        check_output(grid, [out] if out is not None else [], kind="file", fmt="png", option="--grid")
     if out is not None:
         _check_out(out, force)
         t0 = time.perf_counter()

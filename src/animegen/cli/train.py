@@ -56,6 +56,10 @@ def train_command(
         cfg = resolve_run_config(model, config, list(overrides), data)
         if name:
             cfg.name = name
+    if resume is None:  # the runs root: a folder (never a file), not the data source nor one holding it
+        from animegen.fsutil import check_output
+
+        check_output(out, [cfg.data.source], kind="dir")
     run_dir = train(cfg, out, resume=resume, dry_run=dry_run)
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
         typer.echo(str(run_dir))

@@ -3,6 +3,8 @@
 Every failure raises :class:`Rejected` with a short ``reason`` (one of :data:`REASONS`) and a
 ``detail``; callers count and list them and carry on. Rules:
 
+- Only regular files are read (links followed), never blocking and at most :data:`MAX_FILE_BYTES`:
+  a FIFO, device, socket or folder → ``not-a-file``; a bigger file → ``too-large``.
 - zero-byte file → ``empty-file``; permission or I/O error → ``unreadable``; not an image format
   Pillow knows → ``not-an-image``; cut short → ``truncated``; otherwise undecodable → ``corrupt``.
 - More than ``max_pixels`` pixels → ``too-large`` (decompression bombs are refused from the header,
@@ -25,9 +27,14 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-REASONS = ("empty-file", "unreadable", "not-an-image", "truncated", "corrupt", "too-large", "too-small",
-           "no-face", "duplicate", "error")
-"""Why an input was dropped (the ``reason`` column of ``rejects.csv``)."""
+REASONS = ("empty-file", "unreadable", "not-a-file", "bad-name", "unsafe", "not-an-image", "truncated", "corrupt",
+           "too-large", "too-small", "no-face", "duplicate", "error")
+"""Why an input was dropped (the ``reason`` column of ``rejects.csv``). ``not-a-file``: a FIFO, device,
+socket or folder under an image name; ``bad-name``: a file name that is not valid UTF-8; ``unsafe``: an
+archive member dropped for safety (``..`` or absolute path, link, device, FIFO)."""
+
+MAX_FILE_BYTES = 512 * 2**20
+"""Image files bigger than this are refused as ``too-large`` without reading them whole."""
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Images with more pixels are refused as ``too-large`` (a 10,000 × 10,000 illustration still passes)."""
@@ -60,10 +67,13 @@ def pixel_limit(max_pixels: int) -> Iterator[None]:
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
-    """The bytes of a file, or Rejected(``unreadable``/``empty-file``)."""
+    """The bytes of a regular file, or Rejected(``not-a-file``/``too-large``/``unreadable``/``empty-file``)."""
+    from animegen.fsutil import ReadRefused, read_limited
+
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_limited(path, MAX_FILE_BYTES)
+    except ReadRefused as exc:
+        raise Rejected(exc.reason, str(exc).replace(f"{path} ", "", 1)) from None
     except OSError as exc:
         raise Rejected("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from None
     if not data:

@@ -31,7 +31,7 @@ class NearDuplicateIndex:
         self.threshold = threshold
         n = threshold + 1
         edges = np.linspace(0, 64, n + 1).round().astype(int)
-        self._bands = [(int(a), (1 << int(b - a)) - 1) for a, b in zip(edges[:-1], edges[1:])]
+        self._bands = [(int(a), (1 << int(b - a)) - 1) for a, b in zip(edges[:-1], edges[1:], strict=False)]
         self._tables: list[dict[int, list[int]]] = [{} for _ in self._bands]
         self._hashes: list[int] = []
         self._ids: list[int] = []
@@ -42,7 +42,7 @@ class NearDuplicateIndex:
     def match(self, h: int) -> tuple[int, int] | None:
         """``(id, distance)`` of the first added hash within the threshold, or None."""
         best = None
-        for (shift, mask), table in zip(self._bands, self._tables):
+        for (shift, mask), table in zip(self._bands, self._tables, strict=False):
             for k in table.get((h >> shift) & mask, ()):
                 d = (self._hashes[k] ^ h).bit_count()
                 if d <= self.threshold and (best is None or k < best[0]):
@@ -53,5 +53,5 @@ class NearDuplicateIndex:
         k = len(self._hashes)
         self._hashes.append(h)
         self._ids.append(ident)
-        for (shift, mask), table in zip(self._bands, self._tables):
+        for (shift, mask), table in zip(self._bands, self._tables, strict=False):
             table.setdefault((h >> shift) & mask, []).append(k)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -34,6 +35,12 @@ from animegen.errors import AnimegenError, MissingDependencyError
 
 BACKENDS = ("auto", "animeface", "cascade")
 INSTALL = "pip install 'animegen[detect]'  (animeface==2.0.3 with pillow<=11.3, opencv-python-headless<5)"
+
+
+def _last_line(exc: BaseException) -> str:
+    """The last line of an exception's message, or its type name when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class Face:
     def center(self) -> tuple[float, float]:
         return (self.x + self.w / 2, self.y + self.h / 2)
 
-    def iou(self, other: "Face | tuple[int, int, int, int]") -> float:
+    def iou(self, other: Face | tuple[int, int, int, int]) -> float:
         """Intersection over union with another face or an ``(x, y, w, h)`` box."""
         ox, oy, ow, oh = (other.x, other.y, other.w, other.h) if isinstance(other, Face) else other
         ix = max(0, min(self.x + self.w, ox + ow) - max(self.x, ox))
@@ -140,7 +147,7 @@ class AnimefaceDetector(Detector):
 
     Its model only finds faces of roughly 43 to 170 px, so it runs on an image pyramid (halving until
     the shorter side drops below :attr:`PYRAMID_MIN` px) and merges the boxes: big faces in big
-    illustrations are found too, at about 1.3× the cost of one pass.
+    illustrations are found too, for a fraction more than the cost of one pass.
     """
 
     name = "animeface"
@@ -184,7 +191,7 @@ class CascadeDetector(Detector):
             self.clf = self.cv2.CascadeClassifier(str(path))
         except (self.cv2.error, SystemError) as exc:  # OpenCV throws on malformed XML
             raise AnimegenError(f"{path} is not an OpenCV cascade XML that cv2.CascadeClassifier can load "
-                                f"({str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__})") from None
+                                f"({_last_line(exc)})") from None
         if self.clf.empty():
             raise AnimegenError(f"{path} is not an OpenCV cascade XML that cv2.CascadeClassifier can load")
         self.scale_factor = scale_factor
@@ -194,11 +201,14 @@ class CascadeDetector(Detector):
         cv2 = self.cv2
         gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2GRAY))
         m = max(min_size, 24)
-        rects, counts = self.clf.detectMultiScale2(gray, scaleFactor=self.scale_factor,
-                                                   minNeighbors=self.min_neighbors, minSize=(m, m))
+        rects, counts = self.clf.detectMultiScale2(
+            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(m, m)
+        )
         k = self.min_neighbors
-        return [Face(int(x), int(y), int(w), int(h), float(n) / (float(n) + k))
-                for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1))]
+        return [
+            Face(int(x), int(y), int(w), int(h), float(n) / (float(n) + k))
+            for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1), strict=False)
+        ]
 
 
 def _import_animeface():
@@ -206,8 +216,9 @@ def _import_animeface():
 
     major = int(PIL.__version__.split(".")[0])
     if major >= 12:
-        raise MissingDependencyError(f"the animeface detector (it finds nothing on Pillow {PIL.__version__})",
-                                     "pip install 'pillow<=11.3'")
+        raise MissingDependencyError(
+            f"the animeface detector (it finds nothing on Pillow {PIL.__version__})", "pip install 'pillow<=11.3'"
+        )
     try:
         import animeface
     except ImportError as exc:
@@ -221,8 +232,10 @@ def _import_cv2():
     except ImportError as exc:
         raise MissingDependencyError("the cascade detector", "pip install 'opencv-python-headless<5'") from exc
     if not hasattr(cv2, "CascadeClassifier"):
-        raise MissingDependencyError(f"the cascade detector (OpenCV {cv2.__version__} has no CascadeClassifier)",
-                                     "pip install 'opencv-python-headless<5'")
+        raise MissingDependencyError(
+            f"the cascade detector (OpenCV {cv2.__version__} has no CascadeClassifier)",
+            "pip install 'opencv-python-headless<5'",
+        )
     return cv2
 
 
@@ -238,17 +251,25 @@ def available_backends() -> dict[str, str]:
     return out
 
 
-def make_detector(backend: str = "auto", cascade: str | os.PathLike | None = None, min_size: int = 24,
-                  min_confidence: float = 0.0, upscale: float = 1.0, pad: float = 0.0,
-                  max_side: int | None = 1600) -> Detector:
+def make_detector(
+    backend: str = "auto",
+    cascade: str | os.PathLike | None = None,
+    min_size: int = 24,
+    min_confidence: float = 0.0,
+    upscale: float = 1.0,
+    pad: float = 0.0,
+    max_side: int | None = 1600,
+) -> Detector:
     """Build a face detector (see the module doc for backends and options)."""
-    kw = dict(min_size=min_size, min_confidence=min_confidence, upscale=upscale, pad=pad, max_side=max_side)
+    kw: dict[str, Any] = dict(min_size=min_size, min_confidence=min_confidence, upscale=upscale, pad=pad,
+                              max_side=max_side)
     if backend == "animeface":
         return AnimefaceDetector(**kw)
     if backend == "cascade":
         if cascade is None:
-            raise AnimegenError("the cascade detector needs a cascade XML: pass --cascade PATH "
-                                "(e.g. lbpcascade_animeface.xml)")
+            raise AnimegenError(
+                "the cascade detector needs a cascade XML: pass --cascade PATH (e.g. lbpcascade_animeface.xml)"
+            )
         return CascadeDetector(cascade, **kw)
     if backend != "auto":
         raise AnimegenError(f"unknown detector backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -257,8 +278,9 @@ def make_detector(backend: str = "auto", cascade: str | os.PathLike | None = Non
     except MissingDependencyError as af_err:
         if cascade is not None:
             return CascadeDetector(cascade, **kw)
-        raise MissingDependencyError(f"face detection (animeface unusable: {af_err}; no --cascade PATH given)",
-                                     INSTALL) from af_err
+        raise MissingDependencyError(
+            f"face detection (animeface unusable: {af_err}; no --cascade PATH given)", INSTALL
+        ) from af_err
 
 
 def face_pass_rate(images: np.ndarray, detector: Detector | None = None) -> float:

@@ -74,7 +74,7 @@ def evaluate(detector: Detector, scenes: list[Scene]) -> dict[str, float]:
     t0 = time.perf_counter()
     all_dets = [detector.detect(s.image) for s in scenes]
     seconds = time.perf_counter() - t0
-    for s, ds in zip(scenes, all_dets):
+    for s, ds in zip(scenes, all_dets, strict=False):
         placed += len(s.boxes)
         found += sum(any(matches(b, d) for d in ds) for b in s.boxes)
         dets += len(ds)

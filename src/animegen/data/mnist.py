@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import DataError
 
 SPLITS = {"train": "train", "test": "t10k", "t10k": "t10k"}
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+MAX_IDX_BYTES = 256 * 2**20
+"""IDX files (after gunzip) bigger than this are refused: the 60,000 training images are 47 MB."""
 
 
 def parse_mnist_spec(rest: str) -> tuple[Path, str]:
@@ -48,30 +51,44 @@ def _find(root: Path, prefix: str, kind: str) -> Path:
 
 def read_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a numpy array, validating magic number and length."""
+    from animegen.fsutil import ReadRefused, read_limited
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_IDX_BYTES)
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:  # bounded: a gzip bomb stops at the cap
+                raw = gz.read(MAX_IDX_BYTES + 1)
+            if len(raw) > MAX_IDX_BYTES:
+                raise ReadRefused("too-large", f"{path} is too large (more than {MAX_IDX_BYTES:,} bytes unpacked)")
+    except ReadRefused as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     if len(raw) < 4:
         raise DataError(f"{path} is not an IDX file: only {len(raw)} bytes")
     magic = int.from_bytes(raw[:4], "big")
     if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
-        raise DataError(f"{path} is not an unsigned-byte IDX file (magic 0x{magic:08x}; expected 0x{expect_magic or IMAGES_MAGIC:08x})")
+        raise DataError(
+            f"{path} is not an unsigned-byte IDX file (magic 0x{magic:08x}; "
+            f"expected 0x{expect_magic or IMAGES_MAGIC:08x})"
+        )
     if expect_magic is not None and magic != expect_magic:
-        raise DataError(f"{path} has IDX magic 0x{magic:08x} but 0x{expect_magic:08x} was expected "
-                        f"({'images' if expect_magic == IMAGES_MAGIC else 'labels'} file): swapped files?")
+        raise DataError(
+            f"{path} has IDX magic 0x{magic:08x} but 0x{expect_magic:08x} was expected "
+            f"({'images' if expect_magic == IMAGES_MAGIC else 'labels'} file): swapped files?"
+        )
     ndim = raw[3]
     head = 4 + 4 * ndim
     if len(raw) < head:
         raise DataError(f"{path}: IDX header cut short")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     need = int(np.prod(dims))
     if len(raw) - head != need:
-        raise DataError(f"{path}: header says {dims} = {need:,} bytes of data but the file holds {len(raw) - head:,}"
-                        " (truncated or corrupt download?)")
+        raise DataError(
+            f"{path}: header says {dims} = {need:,} bytes of data but the file holds {len(raw) - head:,}"
+            " (truncated or corrupt download?)"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
 
 
@@ -100,5 +117,6 @@ def open_mnist(rest: str) -> ImageSet:
     arr = np.ascontiguousarray(images[..., None])  # [N, 28, 28, 1]
     fp = hashlib.sha256(arr.tobytes()).hexdigest()
     name = f"mnist-{'test' if split == 't10k' else 'train'}"
-    return ImageSet(arr, name, fp, labels={"digit": labels.copy()},
-                    meta={"source": f"mnist:{root}", "split": split, "files": files})
+    return ImageSet(
+        arr, name, fp, labels={"digit": labels.copy()}, meta={"source": f"mnist:{root}", "split": split, "files": files}
+    )

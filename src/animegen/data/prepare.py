@@ -9,7 +9,8 @@ file, :mod:`animegen.data.decode`), convert to RGB/L, crop (centre square, or fa
 :mod:`animegen.data.detect`), antialiased resize, dHash. Then, in input order: near-duplicate removal
 (:mod:`animegen.data.dedup`), the optional train/val split, and the dataset folder
 (:mod:`animegen.data.prepared`), built under a temporary name and renamed into place only when
-complete, so Ctrl-C or a crash never leaves a half dataset behind.
+complete, so Ctrl-C or a crash never leaves a half dataset behind. Preparing over an existing dataset
+replaces only the files an earlier ``prepare`` wrote there; files a user added are kept.
 
 :func:`open_or_prepare` is the path ``--data FOLDER|ARCHIVE|hf:NAME`` takes: prepared once with
 ``--crop none`` into ``$ANIMEGEN_CACHE/datasets/<key>`` (default ``~/.cache/animegen``), reused after.
@@ -32,11 +33,11 @@ import numpy as np
 
 from animegen.data.dedup import NearDuplicateIndex
 from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
-from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared
+from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
 from animegen.data.readers import Reader, open_reader
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import AnimegenError, DataError
-from animegen.fsutil import atomic_dir
+from animegen.fsutil import atomic_dir, check_output
 from animegen.progress import info, progress
 
 __all__ = ["PrepareOptions", "PrepareReport", "prepare", "open_or_prepare", "cache_dir"]
@@ -77,8 +78,10 @@ def _by_count(d: dict[str, int]) -> list[tuple[str, int]]:
 class _Collector:
     """Turns ordered :class:`ItemResult` s into kept images, provenance and reject rows."""
 
-    def __init__(self, opts: PrepareOptions, writer: DatasetWriter, preview: bool, per_row: int = 8):
+    def __init__(self, opts: PrepareOptions, writer: DatasetWriter, preview: bool, per_row: int = 8,
+                 keep: set[str] | None = None):
         self.opts = opts
+        self.keep = keep
         self.writer = writer
         self.index = NearDuplicateIndex(opts.dedup_threshold) if opts.dedup else None
         self.inputs = 0
@@ -112,6 +115,9 @@ class _Collector:
         kept_any = False
         for k, crop in enumerate(res.crops):
             name = res.name if self.opts.crop == "none" else f"{res.name}#face{k}"
+            if self.keep is not None and name not in self.keep and res.name not in self.keep:
+                self._drop(name, "not-in-keep-list", "", crop.pixels)
+                continue
             if self.index is not None:
                 m = self.index.match(crop.hash)
                 if m is not None:
@@ -144,27 +150,33 @@ def _split(n: int, fraction: float, seed: int) -> dict[str, Any] | None:
 
 
 def _check_out(out: Path, source_location: str) -> None:
+    """An existing dataset folder may be prepared again (only its own files are replaced; a user's extra
+    files are kept); any other non-empty folder is refused."""
     if out.exists():
         if not out.is_dir():
             raise DataError(f"--out {out} exists and is a file; choose a folder name")
         if not (out / MANIFEST).is_file() and any(out.iterdir()):
-            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder (it would be replaced)")
+            raise DataError(f"--out {out} exists and is not a prepared dataset; choose a new folder "
+                            "(prepare writes only into a new folder or an earlier dataset)")
     try:
         if Path(source_location).resolve() == out.resolve():
             raise DataError("--out must differ from the source folder")
     except OSError:
         pass
+    check_output(out, [source_location], kind="dir")
 
 
 def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOptions | None = None,
             workers: int = 0, preview: str | os.PathLike | None = None, quiet: bool = False,
-            name: str | None = None) -> PrepareReport:
+            name: str | None = None, keep: set[str] | None = None) -> PrepareReport:
     """Build the dataset folder ``out`` from ``source`` (see the module doc). Returns a report.
 
     ``out=None`` with ``preview`` is a dry run: only the preview picture is written. ``name`` (default:
     the folder name of ``out``) is the dataset's name in its manifest. Raises DataError for a
     missing/empty source or when no image at all is kept. Uses worker processes unless ``workers=1``:
-    scripts must call it under ``if __name__ == "__main__":``.
+    scripts must call it under ``if __name__ == "__main__":``. ``keep``: only inputs whose names are in
+    this set (a keep-list, :mod:`animegen.data.keeplist`) are kept; the others become ``not-in-keep-list``
+    rejects without being decoded.
     """
     opts = opts or PrepareOptions()
     reader = source if isinstance(source, Reader) else open_reader(source)
@@ -173,19 +185,25 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     out_path = Path(out).expanduser() if out is not None else None
     if out_path is not None:
         _check_out(out_path, reader.location)
+    if preview is not None:
+        check_output(preview, [reader.location], kind="file", fmt="png", option="--preview")
     items = iter(reader)
     total = reader.total
     if opts.limit:
         items = itertools.islice(items, opts.limit)
         total = min(total, opts.limit) if total is not None else opts.limit
+    skipped: list[str] = []
+    if keep is not None:
+        items = _filter_keep(items, keep, skipped)
     if total is not None and total <= chunk_size(opts):
         workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(atomic_dir(out_path) if out_path is not None else tempfile.TemporaryDirectory()))
+        target = atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory()
+        tmp = Path(stack.enter_context(target))
         writer = DatasetWriter(tmp, opts.size, opts.channels)
         stack.callback(writer.close)
-        col = _Collector(opts, writer, preview is not None)
+        col = _Collector(opts, writer, preview is not None, keep=keep)
         bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}", unit="img"))
         for res in process_items(items, opts, workers, thumbs=preview is not None):
             col.add(res)
@@ -193,6 +211,9 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
             if col.inputs % 256 == 0:
                 bar.set_postfix(kept=writer.count, dropped=sum(col.dropped.values()), refresh=False)
         bar.close()
+        for skip in skipped:  # inputs the keep-list left out: counted and listed like any other reject
+            col.inputs += 1
+            col._drop(skip, "not-in-keep-list", "", None)
         report = PrepareReport(str(out_path) if out_path else None, writer.count, col.inputs, col.kept_inputs,
                                dict(col.dropped), opts.crop, ignored_files=reader.ignored, notes=dict(col.notes))
         if preview is not None:
@@ -220,6 +241,17 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     if not quiet:
         info(report.summary())
     return report
+
+
+def _filter_keep(items, keep: set[str], skipped: list[str]):
+    """The items named in ``keep`` (also by ``NAME#faceK`` entries of a ``--crop detect`` keep-list); the
+    others' names go to ``skipped``."""
+    wanted = keep | {k.rsplit("#face", 1)[0] for k in keep if "#face" in k}
+    for it in items:
+        if it.name in wanted:
+            yield it
+        else:
+            skipped.append(it.name)
 
 
 # ----------------------------------------------------------------------------- the cache behind --data

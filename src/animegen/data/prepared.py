@@ -8,6 +8,9 @@ Layout::
       rejects.csv     path,reason,detail for every input that was dropped
       labels.npz      optional per-image labels (e.g. MNIST ``digit``)
 
+The manifest's ``outputs`` lists these files. Preparing into an existing dataset folder replaces only
+them (:func:`owned_files`); anything else a user put there is kept.
+
 ``fingerprint`` is the sha256 of the array's bytes (C order), so the same images in the same order
 give the same fingerprint whatever machine or worker count produced them.
 """
@@ -23,9 +26,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from animegen.data.sources import ImageSet
+from animegen.data.imageset import ImageSet
 from animegen.errors import DataError
-from animegen.fsutil import atomic_write_text
+from animegen.fsutil import atomic_write_text, read_json_limited, require_regular
 
 FORMAT = "animegen-prepared"
 VERSION = 1
@@ -33,6 +36,21 @@ IMAGES = "images.npy"
 MANIFEST = "manifest.json"
 REJECTS = "rejects.csv"
 LABELS = "labels.npz"
+RAW_TMP = "images.raw.tmp"
+DATASET_FILES = (IMAGES, MANIFEST, REJECTS, LABELS, RAW_TMP)
+"""Every name the dataset writer may create in a dataset folder."""
+
+
+def owned_files(folder: str | os.PathLike) -> set[str]:
+    """The files in ``folder`` that an earlier ``prepare`` wrote: its manifest's ``outputs`` (older manifests:
+    the format's fixed names); empty when ``folder`` is not a prepared dataset."""
+    try:
+        m = read_manifest(folder)
+    except DataError:
+        return set()
+    listed = m.get("outputs")
+    names = set(listed) if isinstance(listed, list) and all(isinstance(x, str) for x in listed) else set(DATASET_FILES)
+    return (names & set(DATASET_FILES)) | {MANIFEST, RAW_TMP}
 
 
 class DatasetWriter:
@@ -47,7 +65,7 @@ class DatasetWriter:
         self.folder = Path(folder)
         self.shape = (size, size, channels)
         self.count = 0
-        self._raw_path = self.folder / "images.raw.tmp"
+        self._raw_path = self.folder / RAW_TMP
         self._raw = open(self._raw_path, "wb")
         self._labels: dict[str, list[int]] = {}
 
@@ -89,7 +107,8 @@ class DatasetWriter:
             np.savez(self.folder / LABELS, **{k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()})
         m = {"format": FORMAT, "version": VERSION, "count": n, "shape": list(shape), "dtype": "uint8",
              "size": self.shape[0], "channels": self.shape[2], "fingerprint": fingerprint,
-             "labels": sorted(self._labels), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+             "labels": sorted(self._labels), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "outputs": [IMAGES, MANIFEST, REJECTS] + ([LABELS] if self._labels else [])}
         m.update({k: v for k, v in manifest.items() if k not in m})
         write_manifest(self.folder / MANIFEST, m)
         write_rejects(self.folder / REJECTS, rejects)
@@ -140,8 +159,8 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     if not mpath.is_file():
         raise DataError(f"{folder} is not a prepared dataset: {MANIFEST} is missing (run animegen prepare)")
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        m = read_json_limited(mpath)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{mpath} is unreadable or corrupt ({exc}); re-run animegen prepare") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
@@ -164,6 +183,7 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     if not ipath.is_file():
         raise DataError(f"{folder}: {IMAGES} is missing; re-run animegen prepare")
     try:
+        require_regular(ipath)
         images = np.load(ipath, mmap_mode="c" if mmap else None, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(f"{ipath} is corrupt or truncated ({exc}); re-run animegen prepare") from None
@@ -191,6 +211,7 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     labels = None
     if m.get("labels"):
         try:
+            require_regular(folder / LABELS)
             with np.load(folder / LABELS, allow_pickle=False) as z:
                 labels = {k: z[k] for k in z.files}
         except (OSError, ValueError, EOFError) as exc:

@@ -5,6 +5,15 @@ A reader yields :class:`RawItem` s in a fixed order (folders and zips: sorted by
 order; HF datasets and MNIST: row order). The payload is what a worker needs to decode the image:
 a file path (read by the worker), the bytes, a uint8 array (MNIST) or a :class:`Rejected` for
 something already known to be unusable (an unreadable folder, an archive cut short).
+
+Nothing is dropped silently except hidden entries (``.name``, ``__MACOSX``) and files without an image
+extension (counted as ``ignored``). Archive members dropped for safety (a ``..`` or absolute path, a
+link, a device, a FIFO) become ``unsafe`` rejects; names that are not valid UTF-8 become one
+``bad-name`` reject each (a folder with such a name: one line for the folder). Member names are
+normalised (``./a.png`` is ``a.png``, so ``tar -C dir .`` archives read like any other).
+
+The zip and tar readers live in :mod:`animegen.data.archives`, the shared item types and naming rules in
+:mod:`animegen.data.rawitems`; this module dispatches a spec and reads folders, ``hf:`` and ``mnist:``.
 """
 from __future__ import annotations
 
@@ -12,59 +21,28 @@ import hashlib
 import os
 import tarfile
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
 
-import numpy as np
-
+from animegen.data.archives import MAX_MEMBER_BYTES, member_path, tar_reader, zip_reader
 from animegen.data.decode import Rejected
+from animegen.data.rawitems import (
+    ARCHIVE_EXTS,
+    IMAGE_EXTS,
+    RawItem,
+    Reader,
+    bad_name,
+    empty_error,
+    file_signature,
+    hidden,
+    is_image_name,
+    printable,
+)
 from animegen.errors import AnimegenError, DataError, require
+from animegen.fsutil import require_regular
 
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".bmp", ".dib",
-                        ".tif", ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".avif"})
-ARCHIVE_EXTS = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-MAX_MEMBER_BYTES = 512 * 2**20
-"""Archive members bigger than this (uncompressed) are refused as ``too-large`` without reading."""
-
-
-@dataclass
-class RawItem:
-    name: str
-    """Provenance: path relative to the source root, archive member, HF row, or ``file#index``."""
-    payload: bytes | str | np.ndarray | Rejected
-    labels: dict[str, int] | None = None
-
-
-@dataclass
-class Reader:
-    """A source's items plus what identifies it (for cache keys and the manifest)."""
-
-    kind: str
-    spec: str
-    location: str
-    total: int | None
-    items: Any  # a zero-argument callable returning an iterator of RawItem
-    signature: str = ""
-    """Hash of the listing (names, sizes, mtimes) or of the archive's size and mtime."""
-    ignored: int = 0
-    """Files skipped because their extension is not an image one (README.txt, .DS_Store, ...)."""
-    label_names: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[RawItem]:
-        return iter(self.items())
-
-    def describe(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kind": self.kind, "location": self.location, "ignored_files": self.ignored}
-
-
-def _is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_EXTS
-
-
-def _hidden(part: str) -> bool:
-    return part.startswith(".") or part == "__MACOSX"
-
+__all__ = ["ARCHIVE_EXTS", "IMAGE_EXTS", "MAX_MEMBER_BYTES", "RawItem", "Reader", "member_path", "open_reader",
+           "printable"]
 
 def open_reader(spec: str) -> Reader:
     """Resolve a source spec to a :class:`Reader`; a missing or empty source raises DataError."""
@@ -78,11 +56,15 @@ def open_reader(spec: str) -> Reader:
         raise DataError(f"source not found: {spec} (expected a folder, .zip, .tar(.gz), hf:NAME or mnist:DIR)")
     if path.is_dir():
         return _folder_reader(spec, path)
+    try:  # probing a FIFO or a device as an archive would block or never end
+        require_regular(path)
+    except OSError as exc:
+        raise DataError(f"cannot read {spec}: {exc}") from None
     low = path.name.lower()
     if low.endswith(".zip") or (zipfile.is_zipfile(path) and not low.endswith(ARCHIVE_EXTS[1:])):
-        return _zip_reader(spec, path)
+        return zip_reader(spec, path)
     if low.endswith(ARCHIVE_EXTS[1:]) or _is_tar(path):
-        return _tar_reader(spec, path)
+        return tar_reader(spec, path)
     raise DataError(f"{spec} is a single file; pass a folder of images, a .zip or a .tar(.gz) archive")
 
 
@@ -91,16 +73,6 @@ def _is_tar(path: Path) -> bool:
         return tarfile.is_tarfile(path)
     except OSError:
         return False
-
-
-def _file_signature(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha256(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
-
-
-def _empty(spec: str, ignored: int) -> DataError:
-    extra = f" ({ignored} other file(s) ignored)" if ignored else ""
-    return DataError(f"no image files in {spec}{extra}; looked for {', '.join(sorted(IMAGE_EXTS))}")
 
 
 # ----------------------------------------------------------------------------- folder
@@ -119,22 +91,29 @@ def _folder_reader(spec: str, root: Path) -> Reader:
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError as exc:
-            problems.append(RawItem(prefix.rstrip("/") or ".", Rejected("unreadable", f"folder: {exc.strerror or exc}")))
+            problems.append(RawItem(printable(prefix.rstrip("/")) or ".",
+                                    Rejected("unreadable", f"folder: {exc.strerror or exc}")))
             continue
         for e in entries:
-            if _hidden(e.name):
+            if hidden(e.name):
                 continue
             rel = prefix + e.name
             try:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((e.path, rel + "/"))
-                    continue
-                regular = e.is_file(follow_symlinks=False) or e.is_symlink()  # never FIFOs or devices
+                is_dir = e.is_dir(follow_symlinks=False)
             except OSError:
-                regular = False
-            if not (regular and _is_image_name(e.name)):
+                is_dir = False
+            bad = bad_name(rel)
+            if bad is not None and (is_dir or is_image_name(e.name)):
+                problems.append(bad)  # one line, also for a folder (its files are not searched)
+                continue
+            if is_dir:
+                stack.append((e.path, rel + "/"))
+                continue
+            if not is_image_name(e.name):
                 ignored += 1
                 continue
+            # any other entry under an image name is listed: FIFOs, devices, links to folders and broken
+            # links are reported when read (decode.read_bytes opens regular files only, never blocking)
             files.append((rel, e.path))
             try:
                 st = e.stat()
@@ -144,7 +123,7 @@ def _folder_reader(spec: str, root: Path) -> Reader:
     files.sort()
     problems.sort(key=lambda r: r.name)
     if not files and not problems:
-        raise _empty(spec, ignored)
+        raise empty_error(spec, ignored)
     sig = hashlib.sha256(str(root.resolve()).encode())
     for rel, _ in files:
         sig.update(f"{rel}\0{sizes[rel]}\n".encode())
@@ -155,116 +134,6 @@ def _folder_reader(spec: str, root: Path) -> Reader:
             yield RawItem(rel, full)
 
     return Reader("folder", spec, str(root.resolve()), len(files) + len(problems), items, sig.hexdigest(), ignored)
-
-
-# ----------------------------------------------------------------------------- zip
-
-
-def _zip_reader(spec: str, path: Path) -> Reader:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"cannot read {spec} as a zip archive: {exc}") from None
-    members = sorted((i for i in infos if not i.is_dir() and not any(_hidden(p) for p in i.filename.split("/"))),
-                     key=lambda i: i.filename)
-    images = [i for i in members if _is_image_name(i.filename)]
-    ignored = len(members) - len(images)
-    if not images:
-        raise _empty(spec, ignored)
-
-    def items() -> Iterator[RawItem]:
-        with zipfile.ZipFile(path) as zf:
-            for info in images:
-                if info.file_size > MAX_MEMBER_BYTES:
-                    yield RawItem(info.filename, Rejected("too-large", f"{info.file_size:,} bytes uncompressed"))
-                    continue
-                try:
-                    payload: bytes | Rejected = zf.read(info)
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-                    payload = Rejected("corrupt", f"zip member: {exc}")
-                except RuntimeError as exc:  # encrypted member without a password
-                    payload = Rejected("unreadable", f"zip member: {exc}")
-                yield RawItem(info.filename, payload)
-
-    return Reader("zip", spec, str(path.resolve()), len(images), items, _file_signature(path), ignored)
-
-
-# ----------------------------------------------------------------------------- tar
-
-
-def _tar_wanted(m: tarfile.TarInfo) -> bool:
-    return m.isfile() and not any(_hidden(p) for p in m.name.split("/"))
-
-
-def _tar_item(tf: tarfile.TarFile, m: tarfile.TarInfo) -> RawItem:
-    if m.size > MAX_MEMBER_BYTES:
-        return RawItem(m.name, Rejected("too-large", f"{m.size:,} bytes"))
-    fh = tf.extractfile(m)
-    data = fh.read() if fh is not None else b""
-    if len(data) < m.size:
-        return RawItem(m.name, Rejected("truncated", f"archive ends inside this member ({len(data)} of {m.size} bytes)"))
-    return RawItem(m.name, data)
-
-
-def _tar_reader(spec: str, path: Path) -> Reader:
-    """Plain tars are read in sorted member order (like folders and zips: the same files give the same
-    dataset); compressed ones are streamed in archive order (seeking back in a gzip stream is slow)."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        compressed = magic[:2] == b"\x1f\x8b" or magic[:3] == b"BZh" or magic == b"\xfd7zXZ\x00"
-        with tarfile.open(path, "r:*") as tf:
-            first = tf.next()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"cannot read {spec} as a tar archive: {exc}") from None
-    if first is None:
-        raise _empty(spec, 0)
-    members: list[tarfile.TarInfo] = []
-    list_error = ""
-    if not compressed:  # listing a plain tar only reads the headers
-        with tarfile.open(path, "r:") as tf:
-            try:
-                tf.getmembers()
-            except (tarfile.TarError, OSError, EOFError) as exc:  # cut short: keep the members listed so far
-                list_error = str(exc)
-            wanted = [m for m in tf.members if _tar_wanted(m)]
-        members = sorted((m for m in wanted if _is_image_name(m.name)), key=lambda m: m.name)
-        if not members:
-            raise _empty(spec, len(wanted))
-
-    def items() -> Iterator[RawItem]:
-        n = 0
-        try:
-            with tarfile.open(path, "r:*") as tf:
-                if not compressed:
-                    for m in members:
-                        n += 1
-                        yield _tar_item(tf, m)
-                    if list_error:
-                        yield RawItem(f"{path.name}#after-{len(members)}", Rejected("truncated", f"archive cut short: {list_error}"))
-                    return
-                reader.ignored = 0
-                for m in tf:
-                    if not _tar_wanted(m):
-                        continue
-                    if not _is_image_name(m.name):
-                        reader.ignored += 1
-                        continue
-                    n += 1
-                    item = _tar_item(tf, m)
-                    yield item
-                    if isinstance(item.payload, Rejected) and item.payload.reason == "truncated":
-                        return
-        except (tarfile.TarError, OSError, EOFError) as exc:  # a damaged or cut-short archive: keep what we read
-            yield RawItem(f"{path.name}#after-{n}", Rejected("truncated", f"archive unreadable after {n} members: {exc}"))
-        if n == 0:
-            raise _empty(spec, reader.ignored)
-
-    ignored = 0 if compressed else sum(1 for m in tf.members if _tar_wanted(m) and not _is_image_name(m.name))
-    reader = Reader("tar", spec, str(path.resolve()), None if compressed else len(members), items,
-                    _file_signature(path), ignored)
-    return reader  # for compressed tars, items() counts reader.ignored as it goes
 
 
 # ----------------------------------------------------------------------------- Hugging Face
@@ -342,7 +211,7 @@ def _mnist_reader(spec: str) -> Reader:
 
     root, split = parse_mnist_spec(spec[len("mnist:"):])
     images, labels, files = read_mnist(root, split)
-    sig = hashlib.sha256(b"".join(_file_signature(Path(f)).encode() for f in files)).hexdigest()
+    sig = hashlib.sha256(b"".join(file_signature(Path(f)).encode() for f in files)).hexdigest()
     base = Path(files[0]).name
 
     def items() -> Iterator[RawItem]:

@@ -16,7 +16,6 @@ and landmarks, so tests can check that pixels agree with the labels.
 """
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,38 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-Color = tuple[int, ...]
+from animegen.data.synth_paint import LASH, WHITE, Color, Painter, Palette, Xform, ellipse, hls, mix, strands
+from animegen.data.synth_shapes import (
+    BACK_HAIR,
+    BACK_TOP,
+    BLUSH,
+    BROW,
+    CAP,
+    CAP_CY,
+    CAP_RX,
+    CAP_RY,
+    CAP_STROKES,
+    CLOTHES_SHAPES,
+    EYE,
+    EYE_X,
+    EYE_Y,
+    FACE,
+    GLASSES_FRAME,
+    GLASSES_LENS,
+    HAIRLINE,
+    HAIRPIN,
+    HATCH,
+    HIGHLIGHT,
+    LOCK_Y,
+    MOUTH,
+    MOUTH_INK,
+    MOUTH_Y,
+    NECK,
+    NECK_SHADOW,
+    NOSE,
+    RIBBON,
+    RIBBON_KNOT,
+)
 
 HAIR_STYLES = ("short", "bob", "long", "twintails", "ponytail")
 BANGS = ("blunt", "pointed", "swept", "parted")
@@ -34,340 +64,6 @@ ACCESSORIES = ("none", "glasses", "ribbon", "hairpin")
 BG_PATTERNS = ("plain", "gradient", "stripes", "dots")
 CLOTHES = ("shirt", "sailor", "blazer")
 
-# ----------------------------------------------------------------------------- geometry helpers
-
-
-def catmull_rom(points, samples: int = 6) -> np.ndarray:
-    """Smooth open curve through ``points`` [K, 2] → [(K-1)*samples + 1, 2]."""
-    p = np.asarray(points, dtype=np.float64)
-    ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])  # [K+2, 2]
-    t = np.linspace(0, 1, samples, endpoint=False)[:, None]  # [S, 1]
-    t2, t3 = t * t, t * t * t
-    out = []
-    for i in range(1, len(ext) - 2):
-        p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-        out.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t3))
-    out.append(p[-1:])
-    return np.concatenate(out)
-
-
-def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 20) -> np.ndarray:
-    th = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    return np.stack([cx + rx * np.cos(th), cy + ry * np.sin(th)], 1)
-
-
-def stroke(pts, w0: float, w1: float, w_mid: float | None = None) -> np.ndarray:
-    """Polygon of a tapered line along ``pts`` [K, 2]: width ``w0`` at the start, ``w1`` at the end
-    (``w_mid`` in the middle, if given)."""
-    pts = np.asarray(pts, dtype=np.float64)
-    d = np.gradient(pts, axis=0)
-    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
-    nrm = np.stack([-d[:, 1], d[:, 0]], 1)
-    t = np.linspace(0, 1, len(pts))[:, None]
-    w = w0 + (w1 - w0) * t
-    if w_mid is not None:
-        w = w + (w_mid - (w0 + w1) / 2) * (1 - (2 * t - 1) ** 2)
-    return np.concatenate([pts + nrm * w / 2, (pts - nrm * w / 2)[::-1]])
-
-
-_T = np.linspace(0, 1, 9)  # spine samples
-_BERN = np.stack([(1 - _T) ** 2, 2 * (1 - _T) * _T, _T ** 2], 1)  # [9, 3] quadratic Bézier weights
-_DBERN = np.stack([_T - 1, 1 - 2 * _T, _T], 1)  # [9, 3] derivative weights (up to a factor 2)
-_PROFILE: dict[float, np.ndarray] = {}
-
-
-def strands(roots, tips, widths, bends, taper: float = 1.0, grow: float = 0.0) -> np.ndarray:
-    """Pointed hair strands: quadratic Bézier spines from ``roots`` to ``tips`` [K, 2], bent sideways by
-    ``bends`` [K], ``widths`` [K] at the root tapering to a point (``taper`` > 1 keeps them wide longer).
-    Returns polygons [K, 18, 2]; ``grow`` > 0 returns the same strands grown by ``grow`` on every side
-    ([K, 19, 2]): filled in a line colour under the strand it draws its outline (cheaper than a stroke)."""
-    roots, tips = np.asarray(roots, dtype=np.float64), np.asarray(tips, dtype=np.float64)
-    d = tips - roots  # [K, 2]
-    nrm = d[:, ::-1] * (-1.0, 1.0) / np.sqrt((d * d).sum(1, keepdims=True) + 1e-12)
-    ctrl = (roots + tips) * 0.5 + nrm * np.asarray(bends, dtype=np.float64)[:, None]
-    ctl = np.stack([roots, ctrl, tips], 1)  # [K, 3, 2]
-    spine = _BERN @ ctl  # [K, 9, 2]
-    tan = _DBERN @ ctl  # [K, 9, 2]
-    n = tan[..., ::-1] * (-1.0, 1.0) / np.sqrt((tan * tan).sum(2, keepdims=True) + 1e-12)
-    prof = _PROFILE.get(taper)
-    if prof is None:
-        prof = _PROFILE[taper] = ((1 - _T ** (1.0 / taper)) ** 0.8 / 2)[:, None]  # [9, 1]
-    off = n * (np.asarray(widths, dtype=np.float64)[:, None, None] * prof + grow)  # [K, 9, 2]
-    if grow:
-        apex = spine[:, -1:] + n[:, -1:, ::-1] * (1.0, -1.0) * (2.5 * grow)  # tangent = rotated normal
-        return np.concatenate([spine + off, apex, (spine - off)[:, ::-1]], axis=1)  # [K, 19, 2]
-    return np.concatenate([spine + off, (spine - off)[:, ::-1]], axis=1)  # [K, 18, 2]
-
-
-class Xform:
-    """Head units → canvas pixels: ``s`` (frame fraction per unit), ``origin`` (frame fraction) and a
-    clockwise tilt in degrees about ``pivot`` (head units)."""
-
-    def __init__(self, W: float, origin: tuple[float, float], s: float, tilt_deg: float = 0.0,
-                 pivot: tuple[float, float] = (0.0, 1.05)):
-        a = math.radians(tilt_deg)
-        c, sn = math.cos(a), math.sin(a)
-        self.M = W * s * np.array([[c, -sn], [sn, c]])  # [2, 2]
-        self.MT = np.ascontiguousarray(self.M.T)
-        piv = np.array(pivot)
-        self.b = W * (np.array(origin) + s * piv) - self.M @ piv
-        self.px = W * s  # canvas pixels per head unit
-
-    def __call__(self, pts) -> np.ndarray:
-        """[..., 2] head units → [..., 2] canvas pixels (works on stacks of polygons at once)."""
-        out = np.matmul(pts, self.MT)
-        out += self.b
-        return out
-
-
-# ----------------------------------------------------------------------------- colour
-
-
-def hls(h: float, l: float, s: float) -> Color:
-    r, g, b = colorsys.hls_to_rgb(h % 1.0, min(max(l, 0.0), 1.0), min(max(s, 0.0), 1.0))
-    return (int(r * 255 + 0.5), int(g * 255 + 0.5), int(b * 255 + 0.5))
-
-
-def mix(c0: Color, c1: Color, t: float) -> Color:
-    return tuple(int(round(a + (b - a) * t)) for a, b in zip(c0[:3], c1[:3]))
-
-
-def scale_rgb(c: Color, f: float) -> Color:
-    return tuple(min(255, int(round(v * f))) for v in c[:3])
-
-
-SKIN_PALE, SKIN_TAN = (255, 241, 230), (228, 178, 142)
-LASH = (42, 26, 32)
-WHITE = (250, 250, 252)
-
-
-@dataclass
-class Palette:
-    hair: Color
-    hair_shade: Color
-    hair_dark: Color
-    hair_line: Color
-    hair_hi: Color
-    skin: Color
-    skin_shade: Color
-    skin_line: Color
-    iris: Color
-    iris_dark: Color
-    iris_light: Color
-    pupil: Color
-
-    @staticmethod
-    def from_attrs(a: dict[str, Any]) -> "Palette":
-        h = float(a["hair_hue"])
-        L = 0.12 + 0.74 * float(a["hair_lightness"])
-        S = 0.1 + 0.62 * float(a["hair_saturation"])
-        skin = mix(SKIN_PALE, SKIN_TAN, float(a["skin_tone"]))
-        e = float(a["eye_hue"])
-        return Palette(
-            hair=hls(h, L, S), hair_shade=hls(h, L * 0.76, S), hair_dark=hls(h, L * 0.56, S),
-            hair_line=hls(h, L * 0.36, min(1.0, S * 1.1)), hair_hi=hls(h, L + (1 - L) * 0.5, S * 0.95),
-            skin=skin, skin_shade=mix(scale_rgb(skin, 0.9), (230, 140, 140), 0.18),
-            skin_line=mix(scale_rgb(skin, 0.55), (120, 50, 40), 0.3),
-            iris=hls(e, 0.46, 0.7), iris_dark=hls(e, 0.24, 0.75), iris_light=hls(e, 0.68, 0.75),
-            pupil=hls(e, 0.12, 0.6),
-        )
-
-
-# ----------------------------------------------------------------------------- painter (canvas + masks)
-
-
-class Painter:
-    """An RGB canvas (or a sub-canvas at ``offset``) plus, in debug mode, per-part visibility masks."""
-
-    def __init__(self, img: Image.Image, debug: bool = False, offset: tuple[int, int] = (0, 0), lw: float = 1.0):
-        self.img = img
-        self.d = ImageDraw.Draw(img)  # opaque fills: several times faster than an "RGBA" draw
-        self.da: ImageDraw.ImageDraw | None = None  # translucent fills (blended), made on first use
-        self.off = np.array(offset, dtype=np.float64)
-        self.masks: dict[str, Image.Image] | None = {} if debug else None
-        self.lw = lw  # canvas pixels of a line 1 px wide at 64 px output
-
-    def _xy(self, pts) -> list[float]:
-        if self.off[0] == 0 and self.off[1] == 0:
-            return pts.ravel().tolist()
-        return (np.asarray(pts) - self.off).ravel().tolist()
-
-    def line_px(self, w64: float = 1.0) -> int:
-        """Canvas pixels of a line ``w64`` output pixels wide at 64 px."""
-        return max(1, int(round(w64 * self.lw)))
-
-    def poly(self, pts, fill: Color, outline: Color | None = None, w64: float = 0.0, tag: str = "other") -> None:
-        """Fill a polygon; with ``outline``, stroke its border ``w64`` output pixels (at 64 px) wide."""
-        xy = self._xy(pts)
-        w = self.line_px(w64) if outline is not None and w64 > 0 else 0
-        if len(fill) == 4:
-            if self.da is None:
-                self.da = ImageDraw.Draw(self.img, "RGBA")
-            self.da.polygon(xy, fill=fill)
-            return  # translucent paint does not change which part is visible
-        self.d.polygon(xy, fill=fill)
-        if w:  # a round-jointed closed line is ~3x cheaper than polygon(width=...)
-            self.d.line(xy + xy[:2], fill=outline, width=w, joint="curve")
-        if self.masks is not None:
-            self._mark(xy, w, tag)
-
-    def _mark(self, xy: list[float], w: int, tag: str) -> None:
-        assert self.masks is not None
-        if tag not in self.masks:
-            self.masks[tag] = Image.new("L", self.img.size, 0)
-        for name, m in self.masks.items():
-            v = 255 if name == tag else 0
-            dm = ImageDraw.Draw(m)
-            dm.polygon(xy, fill=v)
-            if w:
-                dm.line(xy + xy[:2], fill=v, width=w, joint="curve")
-
-    def sub(self, pts, fill: Color) -> "Painter":
-        """A sub-canvas covering the bounding box of ``pts`` (canvas coordinates)."""
-        x0, y0 = np.floor(np.asarray(pts).min(0)).astype(int) - 2
-        x1, y1 = np.ceil(np.asarray(pts).max(0)).astype(int) + 2
-        return Painter(Image.new("RGB", (int(x1 - x0), int(y1 - y0)), fill), self.masks is not None,
-                       (int(x0), int(y0)), self.lw)
-
-    def paste(self, sub: "Painter", clip, tag: str) -> None:
-        """Paste ``sub`` clipped to the polygon ``clip``; ``tag`` names the sub-canvas' own background."""
-        m = Image.new("L", sub.img.size, 0)
-        ImageDraw.Draw(m).polygon(sub._xy(clip), fill=255)
-        pos = (int(sub.off[0] - self.off[0]), int(sub.off[1] - self.off[1]))
-        self.img.paste(sub.img, pos, m)
-        if self.masks is None or sub.masks is None:
-            return
-        covered = np.zeros(sub.img.size[::-1], dtype=np.uint8)
-        for sm in sub.masks.values():
-            covered = np.maximum(covered, np.asarray(sm))
-        sub_masks = {k: np.asarray(v) for k, v in sub.masks.items()}
-        sub_masks[tag] = np.maximum(sub_masks.get(tag, covered * 0), 255 - covered)
-        for name in set(self.masks) | set(sub_masks):
-            if name not in self.masks:
-                self.masks[name] = Image.new("L", self.img.size, 0)
-            src = sub_masks.get(name, covered * 0)
-            self.masks[name].paste(Image.fromarray(src.astype(np.uint8)), pos, m)
-
-
-# ----------------------------------------------------------------------------- constant shapes (head units)
-
-EYE_X, EYE_Y = 0.44, 0.0  # eye centres at (±EYE_X, EYE_Y)
-MOUTH_Y = 0.8
-CAP_RX, CAP_RY, CAP_CY = 1.2, 1.22, -0.5  # the ellipse of hair over the skull
-
-# right half of the face outline, top of the skull → pointed chin; mirrored for the left half
-_FACE_R = catmull_rom([[0.0, -1.6], [0.62, -1.46], [0.93, -1.08], [1.0, -0.55], [1.0, -0.05], [0.96, 0.26],
-                       [0.83, 0.52], [0.6, 0.78], [0.32, 1.0], [0.1, 1.15], [0.0, 1.19]], 5)
-FACE = np.concatenate([_FACE_R, (_FACE_R * (-1, 1))[::-1][1:-1]])
-NECK = np.array([[-0.33, 0.4], [0.33, 0.4], [0.35, 1.7], [-0.35, 1.7]])
-_chin = FACE[FACE[:, 1] > 0.75] + (0, 0.17)
-NECK_SHADOW = np.concatenate([_chin, [[0.34, 0.4], [-0.34, 0.4]]])
-NECK_SHADOW[:, 0] = np.clip(NECK_SHADOW[:, 0], -0.31, 0.31)
-NOSE = np.array([[0.02, 0.42], [0.06, 0.5], [0.0, 0.52]])
-BROW = stroke(catmull_rom([[0.22, -0.47], [0.45, -0.54], [0.68, -0.48]], 3), 0.05, 0.015)
-BLUSH = [ellipse(sgn * 0.56, 0.42, 0.24, 0.1) for sgn in (-1, 1)]
-HATCH = [stroke([[sgn * 0.56 + (j - 1) * 0.1 + 0.03, 0.36], [sgn * 0.56 + (j - 1) * 0.1 - 0.03, 0.48]], 0.02, 0.02)
-         for sgn in (-1, 1) for j in range(3)]
-
-HAIRLINE = catmull_rom([[1.05, -0.35], [0.8, -0.95], [0.4, -1.15], [0.0, -1.2], [-0.4, -1.15], [-0.8, -0.95],
-                        [-1.05, -0.35]], 4)
-_th = np.linspace(np.pi * 0.93, np.pi * 2.07, 28)
-CAP = np.concatenate([np.stack([CAP_RX * np.cos(_th), CAP_CY + CAP_RY * np.sin(_th)], 1), HAIRLINE])
-_th = np.linspace(np.pi * 1.2, np.pi * 1.8, 15)
-_r_in = np.where(np.arange(len(_th)) % 2 == 0, 0.66, 0.74)
-HIGHLIGHT = np.concatenate([  # the "angel ring": a zigzag band across the crown
-    np.stack([CAP_RX * 0.8 * np.cos(_th), CAP_CY + CAP_RY * 0.8 * np.sin(_th)], 1),
-    np.stack([CAP_RX * _r_in * np.cos(_th), CAP_CY + CAP_RY * _r_in * np.sin(_th)], 1)[::-1]])
-
-# thin darker strokes from the crown towards the fringe: hair texture on the cap
-CAP_STROKES = [stroke(catmull_rom([[x0 * 0.3, -1.62], [x0 * 0.7, -1.3], [x0, -0.95]], 3), 0.006, 0.05)
-               for x0 in (-0.85, -0.45, 0.1, 0.55, 0.95)]
-
-# eye parts in eye units (u outward from the nose, v down), before eye-size scaling
-_EYE_UPPER = catmull_rom([[-0.25, 0.02], [-0.14, -0.19], [0.03, -0.27], [0.19, -0.25], [0.3, -0.15]], 4)
-_EYE_LOWER = catmull_rom([[0.3, -0.15], [0.28, 0.06], [0.17, 0.24], [0.0, 0.29], [-0.15, 0.23], [-0.25, 0.02]], 4)
-_thick = (0.035 + 0.07 * np.linspace(0, 1, len(_EYE_UPPER)))[:, None] * (0, 1)
-EYE = {
-    "white": np.concatenate([_EYE_UPPER, _EYE_LOWER[1:-1]]),
-    "lid_shadow": ellipse(0.0, -0.22, 0.4, 0.1),
-    "iris": ellipse(0.02, 0.04, 0.19, 0.27),  # darkest: shows as the top and the rim
-    "iris_mid": ellipse(0.02, 0.09, 0.155, 0.2),
-    "iris_light": ellipse(0.02, 0.17, 0.12, 0.1),
-    "pupil": ellipse(0.02, 0.05, 0.075, 0.12, 12),
-    "glint": ellipse(-0.075, -0.06, 0.065, 0.085, 12),
-    "glint2": ellipse(0.1, 0.17, 0.035, 0.035, 12),
-    "lash_upper": np.concatenate([_EYE_UPPER + (0, 0.02), [[0.38, -0.08]], (_EYE_UPPER - _thick)[::-1]]),
-    "lash_flick": np.array([[0.22, -0.3], [0.4, -0.27], [0.29, -0.2]]),
-    "lash_lower": stroke(_EYE_LOWER[2:9], 0.035, 0.01) + (0.015, 0.01),
-    "crease": stroke(catmull_rom([[-0.1, -0.33], [0.1, -0.37], [0.28, -0.28]], 3), 0.005, 0.02),
-    "closed": stroke(catmull_rom([[-0.25, 0.04], [-0.1, 0.13], [0.08, 0.15], [0.22, 0.09], [0.31, -0.02]], 4),
-                     0.04, 0.075, 0.09),
-    "closed_lash": np.array([[0.27, 0.02], [0.36, 0.07], [0.3, -0.02]]),
-}
-
-MOUTH_INK = (120, 30, 40)
-MOUTH = {
-    "closed": [stroke(catmull_rom([[-0.11, MOUTH_Y], [0.0, MOUTH_Y + 0.012], [0.11, MOUTH_Y - 0.005]], 3),
-                      0.02, 0.02, 0.035)],
-    "smile": [stroke(catmull_rom([[-0.15, MOUTH_Y - 0.04], [-0.07, MOUTH_Y + 0.02], [0.07, MOUTH_Y + 0.02],
-                                  [0.15, MOUTH_Y - 0.04]], 3), 0.015, 0.015, 0.045)],
-    "open": [np.concatenate([[[-0.15, MOUTH_Y - 0.04]], catmull_rom(
-        [[0.15, MOUTH_Y - 0.04], [0.08, MOUTH_Y + 0.1], [0.0, MOUTH_Y + 0.14], [-0.08, MOUTH_Y + 0.1],
-         [-0.15, MOUTH_Y - 0.04]], 3)[:-1]]),
-        ellipse(0.0, MOUTH_Y + 0.1, 0.08, 0.04, 12)],
-}
-
-_rim = [ellipse(sgn * EYE_X, 0.06, 0.34, 0.28, 32) for sgn in (-1, 1)]
-GLASSES_LENS = _rim
-GLASSES_FRAME = [stroke(np.concatenate([r, r[:1]]), 0.045, 0.045) for r in _rim] + [
-    stroke([[sgn * (EYE_X + 0.33), -0.02], [sgn * 1.05, -0.06]], 0.04, 0.04) for sgn in (-1, 1)] + [
-    stroke(catmull_rom([[-0.11, 0.02], [0.0, -0.03], [0.11, 0.02]], 3), 0.04, 0.04)]
-
-_rc = np.array([0.62, -1.22])
-RIBBON = [np.array([[0, 0], [sgn * 0.36, -0.21], [sgn * 0.43, 0.03], [sgn * 0.33, 0.22]]) + _rc for sgn in (-1, 1)] + [
-    np.array([[0, 0.02], [sgn * 0.19, 0.42], [sgn * 0.07, 0.38], [sgn * 0.02, 0.05]]) + _rc for sgn in (-1, 1)]
-RIBBON_KNOT = ellipse(_rc[0], _rc[1], 0.09, 0.1, 12)
-HAIRPIN = [stroke(np.array([[-0.55, -0.82]]) + np.array([[-0.2], [0.2]]) * (math.cos(a + 1.3), math.sin(a + 1.3)),
-                  0.08, 0.08) for a in (0.5, -0.5)]  # two crossed pins
-
-
-def _clothes_shapes() -> dict[str, list[tuple[np.ndarray, str]]]:
-    """Per style: (polygon, colour role) in head units, already lifted 0.12 up."""
-    shoulders = np.concatenate([
-        catmull_rom([[-0.34, 1.42], [-0.9, 1.6], [-1.8, 1.85], [-2.5, 2.3]], 4), [[-2.6, 3.6], [2.6, 3.6]],
-        catmull_rom([[2.5, 2.3], [1.8, 1.85], [0.9, 1.6], [0.34, 1.42]], 4)])
-    sailor = [
-        (shoulders, "white"),
-        (np.array([[-0.36, 1.42], [-1.5, 1.72], [-1.2, 2.3], [0, 2.15], [1.2, 2.3], [1.5, 1.72], [0.36, 1.42],
-                   [0, 1.95]]), "cloth"),
-        (np.array([[-1.2, 1.75], [-1.0, 2.12], [0, 2.0], [1.0, 2.12], [1.2, 1.75], [1.05, 1.77], [0.9, 2.02], [0, 1.9],
-                   [-0.9, 2.02], [-1.05, 1.77]]), "white-noline"),
-        (np.array([[-0.22, 1.98], [0.22, 1.98], [0.12, 2.2], [-0.12, 2.2]]), "red"),
-    ]
-    blazer = [
-        (shoulders, "cloth"),
-        (np.array([[-0.36, 1.42], [0.36, 1.42], [0.0, 2.3]]), "white"),
-        (np.array([[-0.36, 1.42], [-0.75, 1.6], [-0.2, 2.4], [0, 2.3]]), "cloth_dark"),
-        (np.array([[0.36, 1.42], [0.75, 1.6], [0.2, 2.4], [0, 2.3]]), "cloth_dark"),
-        (np.array([[-0.1, 1.55], [0.1, 1.55], [0.14, 2.3], [-0.14, 2.3]]), "red"),
-    ]
-    shirt = [(shoulders, "cloth")] + [
-        (np.array([[sgn * 0.05, 1.78], [sgn * 0.36, 1.38], [sgn * 0.55, 1.48], [sgn * 0.62, 1.78]]), "white")
-        for sgn in (-1, 1)]
-    lift = np.array([0.0, -0.12])
-    return {name: [(p + lift, role) for p, role in shapes] for name, shapes in
-            (("shirt", shirt), ("sailor", sailor), ("blazer", blazer))}
-
-
-CLOTHES_SHAPES = _clothes_shapes()
-
-# back hair: (half width, bottom) of the mass behind the head, and how far the side locks reach
-_BACK = {"short": (1.27, 0.55), "bob": (1.36, 1.05), "long": (1.45, 2.9), "twintails": (1.2, 0.5),
-         "ponytail": (1.2, 0.5)}
-_LOCK_Y = {"short": 0.45, "bob": 0.95, "long": 1.55, "twintails": 0.85, "ponytail": 0.7}
-_th = np.linspace(np.pi * 0.98, np.pi * 2.02, 22)
-_BACK_TOP = {k: np.stack([half * np.cos(_th), -0.45 + 1.32 * np.sin(_th)], 1) for k, (half, _) in _BACK.items()}
 
 # ----------------------------------------------------------------------------- parts
 
@@ -385,19 +81,19 @@ def _background(W: int, a: dict[str, Any]) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(np.broadcast_to(col, (W, W, 3))))
     img = Image.new("RGB", (W, W), c0)
     d = ImageDraw.Draw(img)
-    c1 = hls(h, L - 0.08, 0.4)
+    c2 = hls(h, L - 0.08, 0.4)
     if pattern == "stripes":
         step = W / 6
         for i in range(-6, 8):
             x = i * step
-            d.polygon([(x, 0), (x + step / 2, 0), (x + step / 2 + W, W), (x + W, W)], fill=c1)
+            d.polygon([(x, 0), (x + step / 2, 0), (x + step / 2 + W, W), (x + W, W)], fill=c2)
     else:  # dots
         step = W / 5
         r = step * 0.22
         for j in range(6):
             for i in range(6):
                 x, y = (i + 0.5 * (j % 2)) * step, j * step + step / 2
-                d.ellipse([x - r, y - r, x + r, y + r], fill=c1)
+                d.ellipse([x - r, y - r, x + r, y + r], fill=c2)
     return img
 
 
@@ -413,7 +109,7 @@ def _back_hair(P: Painter, X: Xform, style: str, pal: Palette, jit: np.ndarray) 
         inner = strands(root + (sgn * 0.1, 0.25), tip * (1, 0.8), [0.28], [sgn * -0.45])[0]
         P.poly(X(inner), pal.hair_dark, None, 0, "hair")
         P.poly(X(ellipse(root[0, 0] + sgn * 0.08, root[0, 1] + 0.1, 0.13, 0.1, 12)), pal.hair_line, None, 0, "hair")
-    half, bottom = _BACK[style]
+    half, bottom = BACK_HAIR[style]
     if style == "long":
         side = np.array([[half + 0.03, 0.3], [half + 0.12, 1.4], [half + 0.2, bottom]])
     else:
@@ -425,7 +121,7 @@ def _back_hair(P: Painter, X: Xform, style: str, pal: Palette, jit: np.ndarray) 
     if style != "long":  # the middle of the hem hides behind the neck
         mid = np.abs(xs) < 0.7 * half
         ys[mid] = np.minimum(ys[mid], bottom - 0.1)
-    mass = np.concatenate([_BACK_TOP[style], side, np.stack([xs, ys], 1), (side * (-1, 1))[::-1]])
+    mass = np.concatenate([BACK_TOP[style], side, np.stack([xs, ys], 1), (side * (-1, 1))[::-1]])
     P.poly(X(mass), base, line, 1.0, "hair")
     rx = np.linspace(-0.75, 0.75, 4) * half + 0.08 * jit[17:21]
     roots = np.stack([rx * 0.8, np.full(4, -0.2)], 1)
@@ -536,7 +232,7 @@ def fringe_geometry(style: str, hair_style: str, j: np.ndarray) -> Fringe:
         bends = np.sign(xs) * 0.14
         taper = 1.3
     root_y = np.interp(xs, HAIRLINE[::-1, 0], HAIRLINE[::-1, 1]) - 0.2
-    ly = _LOCK_Y[hair_style] + 0.05 * j[2, 6]
+    ly = LOCK_Y[hair_style] + 0.05 * j[2, 6]
     lock_roots = np.array([[-0.78, -0.95], [-1.0, -0.7], [0.78, -0.95], [1.0, -0.7]])
     lock_tips = np.array([[-0.88, ly], [-1.08, ly + 0.2], [0.88, ly], [1.08, ly + 0.2]])
     lock_tips[:, 0] += 0.05 * j[0, 6] * np.array([1, 1, -1, -1])

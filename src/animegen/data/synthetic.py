@@ -2,26 +2,27 @@
 
 Each image ``i`` of a set with seed ``K`` depends only on ``(K, i)``: its attributes come from
 ``SeedSequence([K, i])`` and its nuisance jitter (strand tips) from ``SeedSequence([K, i, 1])``, so image
-``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`.
+``i`` is the same whatever N, worker count or chunking. Drawing is in :mod:`animegen.data.synth_draw`
+(primitives in :mod:`~animegen.data.synth_paint`, constant shapes in :mod:`~animegen.data.synth_shapes`).
 
 Attributes (``ATTRIBUTES``) are sampled independently by default; ``correlate=True`` couples some of them
 (eye hue follows hair hue, blush follows the mouth, closed eyes smile, twin tails wear ribbons, darker
 hair goes with darker skin) for entangled-data experiments.
 
     >>> images, labels = render_faces(16, size=64, seed=0)      # uint8 [16, 64, 64, 3], dict of arrays
-    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached under ~/.cache/animegen/synth
+    >>> ds = open_synthetic("20000:0", size=64)                  # ImageSet, cached in $ANIMEGEN_CACHE/synth
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import json
 import multiprocessing as mp
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -311,7 +312,8 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
     try:
         with atomic_path(path.with_suffix(".labels.npz")) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **labels)
+                arrays: dict[str, Any] = dict(labels)  # numpy's stub reads **kwargs as allow_pickle
+                np.savez(fh, **arrays)
         with atomic_path(path.with_suffix(".images.npy")) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, images)
@@ -321,7 +323,7 @@ def _save_cached(path: Path, images: np.ndarray, labels: dict[str, np.ndarray]) 
 
 def open_synthetic(rest: str, size: int = 64, workers: int | None = None, use_cache: bool | None = None):
     """The ``synth:`` data source: ``rest`` is ``"N"``, ``"N:SEED"`` or ``"N:SEED:correlate"``."""
-    from animegen.data.sources import ImageSet
+    from animegen.data.imageset import ImageSet
 
     n, seed, correlate = parse_spec(rest)
     size = _check_size(size)
@@ -376,11 +378,36 @@ def manifest(n: int, size: int, seed: int, correlate: bool) -> dict[str, Any]:
     }
 
 
-def is_synth_dir(path: Path) -> bool:
+def _synth_manifest(path: Path) -> dict[str, Any] | None:
+    from animegen.fsutil import read_json_limited
+
     try:
-        return json.loads((path / "manifest.json").read_text()).get("kind") == "animegen-synth"
-    except (OSError, ValueError, AttributeError):
-        return False
+        m = read_json_limited(Path(path) / "manifest.json")
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) and m.get("kind") == "animegen-synth" else None
+
+
+def is_synth_dir(path: Path) -> bool:
+    return _synth_manifest(path) is not None
+
+
+def owned_files(path: str | os.PathLike) -> set[str]:
+    """The files of a synth folder that an earlier ``synth`` wrote: ``manifest.json``, ``labels.csv`` and
+    the PNGs its manifest's ``count`` names. Empty for any other folder: nothing in it is ours."""
+    m = _synth_manifest(Path(path))
+    if m is None:
+        return set()
+    try:
+        count = int(m.get("count", 0))
+    except (TypeError, ValueError):
+        count = 0
+    names = {"manifest.json", "labels.csv"}
+    for e in os.scandir(Path(path)):
+        stem, _, ext = e.name.partition(".")
+        if ext == "png" and stem.isdigit() and int(stem) < count and png_name(int(stem)) == e.name:
+            names.add(e.name)
+    return names
 
 
 def _png_bytes(img: np.ndarray) -> bytes:
@@ -393,14 +420,23 @@ def _png_bytes(img: np.ndarray) -> bytes:
 
 def write_dataset(out: str | os.PathLike, n: int, size: int = 64, seed: int = 0, correlate: bool = False,
                   workers: int | None = None, progress: bool = True) -> Path:
-    """Write ``out/000000.png ...``, ``labels.csv`` and ``manifest.json`` atomically (temp folder, rename)."""
-    from animegen.fsutil import atomic_dir, atomic_write_json, atomic_write_text
+    """Write ``out/000000.png ...``, ``labels.csv`` and ``manifest.json`` atomically (temp folder, rename).
+
+    An existing ``out`` keeps every file an earlier ``synth`` did not write there (only those listed by its
+    manifest are replaced); a name of ours taken by someone else's file raises AnimegenError before any
+    rendering."""
+    from animegen.fsutil import atomic_dir, atomic_write_json, atomic_write_text, check_dir_output, check_output
     from animegen.progress import progress as _progress
 
     out = Path(out)
     size = _check_size(size)
+    check_output(out, (), kind="dir")
+    if out.is_dir():
+        ours = owned_files(out)
+        names = [png_name(i) for i in range(n)] + ["labels.csv", "manifest.json"]
+        check_dir_output(out, names, ours)
     parts = []
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, owned_files) as tmp:
         bar = _progress(total=n, desc=f"synth {size}px", unit="img") if progress else None
         try:
             for _, count, labels in iter_faces(n, size, seed, 0, correlate, workers, folder=tmp):

@@ -4,19 +4,19 @@ This is the "ex-post density estimation" of Ghosh et al. 2020 (From Variational 
 Autoencoders, ICLR 2020, §4): fit a density to the codes of the training set after training, then decode
 samples of it. Why it matters here:
 
-* a plain autoencoder has no prior at all (seed 000: its code std is ≈ 53, so N(0, I) lands in one
-  corner of its code space);
-* a VAE trained with a small observation σ (seed 001's balance) keeps hundreds of nats of KL: its
-  aggregate posterior is wider than N(0, I) (posterior-mean std ≈ 1.9 per dimension on the anime faces
-  after 2k steps at σ = 0.1), so prior samples decode to the same washed-out average face.
+* a plain autoencoder has no prior at all (its codes are not scaled to unit variance, so N(0, I)
+  lands in one corner of its code space);
+* a VAE trained with a small observation σ keeps hundreds of nats of KL: its aggregate posterior is
+  wider than N(0, I) (BENCHMARKS.md measures it on the anime faces), so prior samples decode to the
+  same washed-out average face.
 
 A full-covariance Gaussian N(μ, Σ) of the posterior means is the simplest such density; sampling it is
 the affine map ``z = μ + L ε`` of ε ~ N(0, I) with ``Σ = L Lᵀ``, so truncation still applies to ε.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 from torch import Tensor

@@ -1,7 +1,8 @@
 """Evaluation metrics, offline: features → statistics → metric, each step a pure function.
 
 =======================  ===================================================================
-``inception``            FID InceptionV3 features (pool3 2048-d, 1008-way logits), weights checks
+``inception``            FID InceptionV3 features (pool3 2048-d, 1008-way logits); the network, its fast
+                         form and the weights checks are in ``inception_net/_fast/_weights``
 ``fid``                  feature_statistics, frechet_distance, fid_from_features
 ``kid``                  kid (polynomial-kernel unbiased MMD², subsets)
 ``inception_score``      inception_score (10 splits)

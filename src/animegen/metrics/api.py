@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from animegen.metrics.diversity import diversity_score, mean_pairwise_distance
+from animegen.metrics.diversity import diversity_score
 from animegen.metrics.fid import fid_from_features
 from animegen.metrics.kid import kid
 

@@ -23,11 +23,13 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from animegen import runs
 from animegen.errors import AnimegenError
+from animegen.fsutil import read_text_limited
 
 COLUMNS = [
     ("run", "run"), ("family", "model"), ("step", "steps"), ("fid", "FID ↓"), ("kid", "KID ↓"),
@@ -41,9 +43,9 @@ COLUMNS = [
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AnimegenError(f"{path}: not readable JSON ({str(exc).splitlines()[0][:160]})") from None
+        data = json.loads(read_text_limited(path))  # a regular file, bounded: never a FIFO or a device
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnimegenError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(data, dict):
         raise AnimegenError(f"{path}: expected a JSON object")
     return data
@@ -123,8 +125,10 @@ def collect(target: str | Path) -> dict[str, Any]:
     config = _read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
     records = runs.read_metrics(run_dir)
     if not metrics and not records:
-        raise AnimegenError(f"{p}: found neither metrics.json (run `animegen evaluate CKPT --out {run_dir}/metrics.json`) "
-                            "nor metrics.jsonl")
+        raise AnimegenError(
+            f"{p}: found neither metrics.json (run `animegen evaluate CKPT --out {run_dir}/metrics.json`) "
+            "nor metrics.jsonl"
+        )
     stab = stability(records)
     row = {
         "run": run_dir.name if p.is_dir() or mfile.name == "metrics.json" else p.stem,
@@ -155,18 +159,24 @@ def collect(target: str | Path) -> dict[str, Any]:
     return row
 
 
-def compare(targets: list[str | Path]) -> tuple[list[dict], list[str]]:
+def compare(targets: Sequence[str | Path]) -> tuple[list[dict], list[str]]:
     """Rows for all targets, plus warnings (e.g. FIDs measured against different references)."""
     if not targets:
         raise AnimegenError("name at least one run folder or metrics.json")
     rows = [collect(t) for t in targets]
     warnings = []
-    for key, what in (("weights_sha1", "Inception weights"), ("real_fingerprint", "real reference sets"),
-                      ("n_generated", "numbers of generated samples"), ("n_real", "numbers of real images")):
+    for key, what in (
+        ("weights_sha1", "Inception weights"),
+        ("real_fingerprint", "real reference sets"),
+        ("n_generated", "numbers of generated samples"),
+        ("n_real", "numbers of real images"),
+    ):
         vals = {str(r[key]) for r in rows if r.get(key) is not None}
         if len(vals) > 1:
-            warnings.append(f"runs were evaluated with different {what} ({', '.join(sorted(vals))}): "
-                            "FID/KID are not directly comparable")
+            warnings.append(
+                f"runs were evaluated with different {what} ({', '.join(sorted(vals))}): "
+                "FID/KID are not directly comparable"
+            )
     return rows, warnings
 
 
@@ -176,13 +186,21 @@ def fmt(key: str, v: Any) -> str:
     if isinstance(v, float):
         if key in ("kid", "kid_std"):
             return f"{v:.4f}"
-        if key in ("precision", "recall", "detection", "memorised", "diversity_ratio", "diversity_ratio_train", "loss_cv"):
+        if key in (
+            "precision",
+            "recall",
+            "detection",
+            "memorised",
+            "diversity_ratio",
+            "diversity_ratio_train",
+            "loss_cv",
+        ):
             return f"{v:.3f}"
         return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
     return str(v)
 
 
-def to_markdown(rows: list[dict], warnings: list[str] = ()) -> str:
+def to_markdown(rows: list[dict], warnings: Sequence[str] = ()) -> str:
     cols = [(k, h) for k, h in COLUMNS if any(r.get(k) is not None for r in rows)]
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for r in rows:

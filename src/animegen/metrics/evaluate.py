@@ -76,7 +76,9 @@ def generate(model, n: int, seed: int = 0, batch: int = 250, truncation: float |
             b = min(batch, n - i)
             x = model.sample(b, generator=g, truncation=truncation, prior=prior)  # [b, C, H, W] in [-1, 1]
             if not torch.isfinite(x).all():
-                raise MetricError(f"the model produced NaN/inf pixels (batch at sample {i}); the checkpoint is diverged")
+                raise MetricError(
+                    f"the model produced NaN/inf pixels (batch at sample {i}); the checkpoint is diverged"
+                )
             out.append(to_uint8(x))
             bar.update(b)
     return np.concatenate(out)
@@ -91,8 +93,9 @@ def _safe(fn, unavailable: dict, key: str, *args, **kw):
         return None
 
 
-def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None, model=None,
-                    fake_seconds: float = 0.0) -> dict[str, Any]:
+def evaluate_images(
+    fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None, model=None, fake_seconds: float = 0.0
+) -> dict[str, Any]:
     """All metrics of generated uint8 images ``fake`` against the ImageSet ``real_ds``."""
     from animegen.metrics import diversity as div
     from animegen.metrics.detection import detection_rate, load_detector
@@ -111,9 +114,16 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
     unavailable: dict[str, str] = {}
     real_images, split_how = split_images(real_ds, opts.real_split, opts.val_fraction, opts.split_seed)
     t0 = time.perf_counter()
-    ref = reference_features(real_images, real_ds.fingerprint, ext,
-                             split=split_key(opts.real_split, opts.val_fraction, opts.split_seed), n=opts.n_real,
-                             seed=opts.seed, use_cache=opts.use_cache, name=real_ds.name)
+    ref = reference_features(
+        real_images,
+        real_ds.fingerprint,
+        ext,
+        split=split_key(opts.real_split, opts.val_fraction, opts.split_seed),
+        n=opts.n_real,
+        seed=opts.seed,
+        use_cache=opts.use_cache,
+        name=real_ds.name,
+    )
     t_real = time.perf_counter() - t0
     ref_idx = select(len(real_images), opts.n_real, opts.seed)
     real_sub = real_images[ref_idx]
@@ -138,7 +148,9 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
         fid_value = frechet_distance(ref.mu, ref.sigma, mu, sigma)
     report: dict[str, Any] = {"fid": fid_value}
     lap("fid")
-    k_mean, k_std = kid(ref.pool, feats.pool, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size, seed=opts.seed)
+    k_mean, k_std = kid(
+        ref.pool, feats.pool, subsets=opts.kid_subsets, subset_size=opts.kid_subset_size, seed=opts.seed
+    )
     report.update(kid=k_mean, kid_std=k_std)
     lap("kid")
     pr = _safe(prdc, unavailable, "precision", ref.pool, feats.pool, k=opts.pr_k)
@@ -155,23 +167,48 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
     d_real = div.mean_pairwise_distance(ref.pool, max_n=opts.diversity_n, seed=opts.seed)
     p_fake = div.diversity_score(fake, "pixels", max_n=opts.diversity_n, seed=opts.seed)
     p_real = div.diversity_score(real_sub, "pixels", max_n=opts.diversity_n, seed=opts.seed)
-    report["diversity"] = {"inception": d_fake, "inception_real": d_real, "ratio": d_fake / d_real if d_real else None,
-                           "pixels": p_fake, "pixels_real": p_real}
+    report["diversity"] = {
+        "inception": d_fake,
+        "inception_real": d_real,
+        "ratio": d_fake / d_real if d_real else None,
+        "pixels": p_fake,
+        "pixels_real": p_real,
+    }
     s_fake, s_real = sharpness(fake), sharpness(real_sub[: max(len(fake), 1000)])
-    report["sharpness"] = {"laplacian_var": s_fake, "laplacian_var_real": s_real, "ratio": s_fake / s_real if s_real else None}
+    report["sharpness"] = {
+        "laplacian_var": s_fake,
+        "laplacian_var_real": s_real,
+        "ratio": s_fake / s_real if s_real else None,
+    }
     lap("diversity_sharpness")
 
     # memorisation against the training images
     if opts.memorisation:
         if opts.real_split == "val":
             train_images, _ = split_images(real_ds, "train", opts.val_fraction, opts.split_seed)
-            train_ref = reference_features(train_images, real_ds.fingerprint, ext,
-                                           split=split_key("train", opts.val_fraction, opts.split_seed), n=opts.n_real,
-                                           seed=opts.seed, use_cache=opts.use_cache, name=real_ds.name)
-            report["memorisation"] = _safe(memorisation, unavailable, "memorisation", feats.pool, train_ref.pool,
-                                           real_holdout=ref.pool, seed=opts.seed)
+            train_ref = reference_features(
+                train_images,
+                real_ds.fingerprint,
+                ext,
+                split=split_key("train", opts.val_fraction, opts.split_seed),
+                n=opts.n_real,
+                seed=opts.seed,
+                use_cache=opts.use_cache,
+                name=real_ds.name,
+            )
+            report["memorisation"] = _safe(
+                memorisation,
+                unavailable,
+                "memorisation",
+                feats.pool,
+                train_ref.pool,
+                real_holdout=ref.pool,
+                seed=opts.seed,
+            )
         else:
-            report["memorisation"] = _safe(memorisation, unavailable, "memorisation", feats.pool, ref.pool, seed=opts.seed)
+            report["memorisation"] = _safe(
+                memorisation, unavailable, "memorisation", feats.pool, ref.pool, seed=opts.seed
+            )
     else:
         report["memorisation"] = None
     lap("memorisation")
@@ -200,8 +237,13 @@ def evaluate_images(fake: np.ndarray, real_ds, opts: EvalOptions, extractor=None
         else:
             r_fake = detection_rate(fake, det, max_n=opts.detect_n)
             r_real = detection_rate(real_sub, det, max_n=opts.detect_n)
-            report["detection"] = {"rate": r_fake["rate"], "rate_real": r_real["rate"], "n": r_fake["n"],
-                                   "n_real": r_real["n"], "detector": why}
+            report["detection"] = {
+                "rate": r_fake["rate"],
+                "rate_real": r_real["rate"],
+                "n": r_fake["n"],
+                "n_real": r_real["n"],
+                "detector": why,
+            }
     lap("detection")
     t_metrics = sum(timings.values())
 
@@ -250,13 +292,19 @@ def evaluate_model(model, real_ds, opts: EvalOptions | None = None, extractor=No
         raise MetricError(f"--n must be at least 2 (got {opts.n})")
     t0 = time.perf_counter()
     info(f"sampling {opts.n} images …")
-    fake = generate(model, opts.n, seed=opts.seed, batch=opts.sample_batch, truncation=opts.truncation,
-                    prior=opts.prior)
-    report = evaluate_images(fake, real_ds, opts, extractor=extractor, model=model,
-                             fake_seconds=time.perf_counter() - t0)
+    fake = generate(
+        model, opts.n, seed=opts.seed, batch=opts.sample_batch, truncation=opts.truncation, prior=opts.prior
+    )
+    report = evaluate_images(
+        fake, real_ds, opts, extractor=extractor, model=model, fake_seconds=time.perf_counter() - t0
+    )
     header = getattr(model, "checkpoint_header", None) or {}
-    report["model"] = {"family": getattr(model, "family", None), "step": header.get("step"),
-                       "epoch": header.get("epoch"), "has_encoder": bool(getattr(model, "has_encoder", False))}
+    report["model"] = {
+        "family": getattr(model, "family", None),
+        "step": header.get("step"),
+        "epoch": header.get("epoch"),
+        "has_encoder": bool(getattr(model, "has_encoder", False)),
+    }
     return report
 
 

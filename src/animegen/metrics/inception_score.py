@@ -5,6 +5,10 @@ computed on ``splits`` consecutive parts of the samples (10 in the original code
 mean ± std over the parts. The part boundaries are ``[i·N // splits, (i+1)·N // splits)`` as in the
 original implementation; the logits are the unbiased ones (``pool3 @ Wᵀ``, no bias), as there.
 
+Weights: the classifier this needs is in pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (or
+StyleGAN's ``inception-2015-12-05.pt``), which the install does not ship; without it ``evaluate``
+reports IS as unavailable and says how to supply the file (``--inception PATH``).
+
 Note: IS measures ImageNet-class confidence and variety; for anime faces it is weakly related to
 quality (it ignores the real data entirely). Compare it only between models on the same data.
 """
@@ -27,7 +31,11 @@ def inception_score(logits: np.ndarray | None = None, probs: np.ndarray | None =
     """(mean, std) of the Inception Score from logits ``[N, C]`` (or probabilities ``[N, C]``)."""
     if (logits is None) == (probs is None):
         raise ValueError("pass exactly one of logits or probs")
-    p = softmax(check_features(logits, "IS")) if logits is not None else np.asarray(check_features(probs, "IS"), np.float64)
+    p = (
+        softmax(check_features(logits, "IS"))
+        if logits is not None
+        else np.asarray(check_features(probs, "IS"), np.float64)
+    )
     n = p.shape[0]
     if n < splits:
         raise MetricError(f"IS: {n} samples is fewer than the {splits} splits")

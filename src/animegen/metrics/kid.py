@@ -10,7 +10,7 @@ Per subset, with kernel matrices ``K_xx, K_yy`` (m×m) and ``K_xy``::
     MMD² = (ΣK_xx − tr K_xx) / (m(m−1)) + (ΣK_yy − tr K_yy) / (m(m−1)) − 2 ΣK_xy / m²
 
 When both sets are small enough the full kernel matrices are computed once (float64) and subsets
-index into them — the same numbers as computing each subset's kernels afresh, ~10× faster.
+index into them — the same numbers as computing each subset's kernels afresh, for less work.
 """
 from __future__ import annotations
 

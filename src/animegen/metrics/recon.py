@@ -20,7 +20,8 @@ from animegen.metrics.common import MetricError
 
 
 def _as_unit(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 ``[N, H, W, C]`` → float64 ``[N, C, H, W]`` in [0, 1]; float tensors ``[N, C, H, W]`` in [-1, 1] likewise."""
+    """uint8 ``[N, H, W, C]`` → float64 ``[N, C, H, W]`` in [0, 1]; float tensors ``[N, C, H, W]`` in [-1, 1]
+    likewise."""
     if isinstance(images, np.ndarray):
         if images.dtype != np.uint8:
             raise MetricError(f"expected uint8 images, got {images.dtype}")
@@ -72,7 +73,6 @@ def ssim(a, b, window: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float
     sxy = filt(x * y) - mu_x * mu_y
     smap = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     return smap.mean(dim=(1, 2, 3)).numpy()
-
 
 
 @torch.no_grad()

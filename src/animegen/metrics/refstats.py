@@ -139,10 +139,19 @@ def reference_features(images: np.ndarray, fingerprint: str, extractor: Inceptio
     feats = extractor.extract(images[idx], logits=False, desc=f"real features ({name or fingerprint[:12]})")
     mu, sigma = feature_statistics(feats.pool)
     meta = {
-        "cache_version": CACHE_VERSION, "dataset": name, "fingerprint": fingerprint, "split": split,
-        "n": int(len(idx)), "n_available": int(len(images)), "subset_seed": seed,
-        "weights_sha1": extractor.info.sha1, "resize": RESIZE_ID, "precision": extractor.precision, "image_shape": list(images.shape[1:]),
-        "seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cache_version": CACHE_VERSION,
+        "dataset": name,
+        "fingerprint": fingerprint,
+        "split": split,
+        "n": int(len(idx)),
+        "n_available": int(len(images)),
+        "subset_seed": seed,
+        "weights_sha1": extractor.info.sha1,
+        "resize": RESIZE_ID,
+        "precision": extractor.precision,
+        "image_shape": list(images.shape[1:]),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     ref = Reference(feats.pool, mu, sigma, meta, path, cached=False)
     if use_cache:

@@ -8,7 +8,7 @@ Usage::
     codes = model.encode(x)                   # [B, 256]
 
 Its latent space is not shaped like N(0, I), so ``sample(prior="standard")`` (z ~ N(0, I)) shows the
-"holes" between training codes that motivate the VAE (seed article 000: AE code std ≈ 53 vs 0.2). Models
+"holes" between training codes that motivate the VAE (its codes are not scaled to unit variance). Models
 trained by animegen also carry a Gaussian fitted to their training codes (:mod:`animegen.latent.prior`,
 refitted at every export), which ``sample()`` uses by default for the AE and with ``prior="fitted"`` for the VAE.
 """
@@ -71,6 +71,9 @@ class EncoderDecoderModel(GenerativeModel):
     head (mean in [-1, 1] or Bernoulli logits), one optimizer named ``"ae"``."""
 
     has_encoder = True
+    prior_mean: Tensor  # buffers registered in __init__
+    prior_scale_tril: Tensor
+    prior_count: Tensor
     ema_module = None  # EMA of the decoder alone would no longer match the encoder used by encode()/reconstruct()
 
     def __init__(self, config, spec: DataSpec):

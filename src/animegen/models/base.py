@@ -13,15 +13,16 @@ Conventions
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, ContextManager, Iterable, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from animegen.errors import CheckpointError
 from animegen.latent.prior import GaussianFit
-
 
 PRIORS = ("auto", "standard", "fitted")
 """Latent distributions ``sample``/``sample_latent`` accept (see :meth:`GenerativeModel.sample_latent`)."""
@@ -45,7 +46,7 @@ class StepContext(Protocol):
     step: int
     device: torch.device
 
-    def autocast(self) -> ContextManager:
+    def autocast(self) -> AbstractContextManager:
         """Mixed-precision context for forward passes (a no-op in fp32)."""
 
     def optimize(self, name: str, loss: Tensor, retain_graph: bool = False) -> Tensor:
@@ -60,7 +61,7 @@ class SimpleContext:
         self.device = torch.device(device)
         self.step = 0
 
-    def autocast(self) -> ContextManager:
+    def autocast(self) -> AbstractContextManager:
         return contextlib.nullcontext()
 
     def optimize(self, name: str, loss: Tensor, retain_graph: bool = False) -> Tensor:

@@ -4,7 +4,7 @@ Nothing here knows about a model family; each family file composes these into it
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -144,7 +144,8 @@ def down_block(cin: int, cout: int, norm: str = "batch", activation: str = "lrel
     return nn.Sequential(spectral(nn.Conv2d(cin, cout, 4, 2, 1, bias=bias), sn), norm2d(norm, cout), act(activation))
 
 
-def up_block(cin: int, cout: int, norm: str = "batch", activation: str = "relu", mode: str = "transpose") -> nn.Sequential:
+def up_block(cin: int, cout: int, norm: str = "batch", activation: str = "relu",
+             mode: str = "transpose") -> nn.Sequential:
     """Doubles H, W: ``transpose`` = ConvTranspose k4 s2 p1; ``nearest`` = nearest ×2 + Conv 3×3
     (no checkerboard artefacts, Odena et al. 2016 "Deconvolution and Checkerboard Artifacts")."""
     bias = norm in ("none", "pixel")
@@ -166,7 +167,8 @@ def init_dcgan(module: nn.Module) -> None:
     N(1, 0.02), biases 0. Spectral-normalised layers are initialised through their ``original``."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            w = m.parametrizations.weight.original if nn.utils.parametrize.is_parametrized(m, "weight") else m.weight
+            parametrized = nn.utils.parametrize.is_parametrized(m, "weight")
+            w = cast(Any, m).parametrizations.weight.original if parametrized else m.weight
             w.normal_(0.0, 0.02)
             if m.bias is not None:
                 m.bias.zero_()

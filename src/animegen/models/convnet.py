@@ -69,7 +69,9 @@ class MLPEncoder(nn.Module):
     def __init__(self, channels: int, size: int, hidden: int, out_features: int):
         super().__init__()
         d = channels * size * size
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(d, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_features))
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(d, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_features)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)  # [B, out_features]
@@ -81,8 +83,9 @@ class MLPDecoder(nn.Module):
     def __init__(self, latent_dim: int, channels: int, size: int, hidden: int):
         super().__init__()
         d = channels * size * size
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, d),
-                                 Reshape(channels, size, size))
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, d), Reshape(channels, size, size)
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z)  # [B, C, H, W]
@@ -98,4 +101,6 @@ def build_encoder(cfg, spec, out_features: int) -> nn.Module:
 def build_decoder(cfg, spec) -> nn.Module:
     if cfg.arch == "mlp":
         return MLPDecoder(cfg.latent_dim, spec.channels, spec.size, cfg.hidden)
-    return ConvDecoder(cfg.latent_dim, spec.channels, spec.size, tuple(cfg.widths), norm=cfg.norm, upsample=cfg.upsample)
+    return ConvDecoder(
+        cfg.latent_dim, spec.channels, spec.size, tuple(cfg.widths), norm=cfg.norm, upsample=cfg.upsample
+    )

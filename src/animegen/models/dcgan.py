@@ -1,6 +1,6 @@
 """DCGAN family (``"dcgan"``; Radford et al. 2016) with three architecture presets (``arch``):
 
-``seed002`` — exactly the layout of seed article 002 (the classic anime-face homework GAN), 64 px::
+``seed002`` — exactly the layout of the classic anime-face homework GAN (``configs/dcgan-seed002.toml``), 64 px::
 
     G  z [B, 100] → Linear(z, fd·8·4·4, bias=False) → BN1d → ReLU → [B, 512, 4, 4]
        → ConvT(k5 s2 p2 op1, bias=False)-BN-ReLU → [B, 256, 8, 8] → [B, 128, 16, 16] → [B, 64, 32, 32]
@@ -21,24 +21,22 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
     D  x → conv k4 s2 p1 → LReLU → [B, 32, 32, 32] → (conv k4 s2 p1 → BN → LReLU) → [B, 64, 16, 16]
        → [B, 128, 8, 8] → [B, 256, 4, 4] → conv k4 → [B] logits
 
-  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``, with three changes. Together, on the
-  real faces at 30 process-CPU-minutes on one thread: FID 104.2 and 99.2 in two runs against 344.9 and 311.5
-  for the plain pytorch/examples loop (N = 2,000 vs 1,999 held-out faces; BENCHMARKS.md):
+  The DCGAN objective (non-saturating BCE) and BatchNorm D of ``examples``, with three changes; together they
+  beat the plain pytorch/examples loop at the same CPU budget by a wide FID margin (measured in BENCHMARKS.md):
 
   * the generator upsamples by nearest neighbour ×2 + conv 3×3 instead of transposed convolutions (the
     "faces drowned in colour noise" of the plain loop are transposed-conv checkerboards, Odena et al. 2016)
-    at half the width (32), so a step costs 50 instead of 146 GFLOP per batch of 64;
-  * DiffAugment translation on every image D sees (Zhao et al. 2020). Without it, D memorises the ~11k
-    faces: the same recipe at batch 64 collapsed onto one face between steps 3,000 and 4,780 (diversity
-    ratio 0.96 → 0.39; FID 406 at the end). This preset sets ``diffaug="translation"``;
+    at half the width (32), so a step costs about a third of the FLOPs;
+  * DiffAugment translation on every image D sees (Zhao et al. 2020). Without it, D memorises a dataset
+    of this size and the same recipe at batch 64 collapsed onto one face. This preset sets
+    ``diffaug="translation"``;
   * (training settings, in the recipe file) batch 32, twice the updates per CPU-minute, and an EMA of G
     (decay 0.999 from step 1,000) whose BatchNorm statistics the trainer re-estimates for the averaged
     weights before each export (``animegen.train.ema.recalibrate_batchnorm``).
 
-  What did not help at this budget: a spectrally normalised D with hinge loss (+ minibatch-stddev,
-  DiffAugment): with a PixelNorm G every sample was one face by step 1,000; with a BatchNorm G the samples
-  narrowed to a few faces (diversity ratio 0.59 at step 1,000); PixelNorm G with the BatchNorm D
-  (collapses towards one hair style). Those knobs stay available: ``loss="hinge"``,
+  What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
+  (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
+  BatchNorm D; all narrowed the samples towards one face or hair style. Those knobs stay available: ``loss="hinge"``,
   ``d_norm="spectral"``, ``d_mbstd_group``, ``r1_gamma``, ``g_norm="pixel"``.
 
 Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
@@ -54,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import torch
 from torch import Tensor, nn
@@ -62,15 +60,24 @@ from torch import Tensor, nn
 from animegen.errors import ConfigError
 from animegen.models import losses
 from animegen.models.base import DataSpec, GenerativeModel, StepContext
-from animegen.models.blocks import (MinibatchStd, Reshape, act, gan_multipliers, init_dcgan, norm2d, plan_stages, spectral,
-                                    up_block)
+from animegen.models.blocks import (
+    MinibatchStd,
+    Reshape,
+    act,
+    gan_multipliers,
+    init_dcgan,
+    norm2d,
+    plan_stages,
+    spectral,
+    up_block,
+)
 from animegen.models.diffaug import diff_augment, parse_policy
 
 Arch = Literal["fast", "seed002", "examples"]
-AUTO = "auto"
+AUTO: Final = "auto"
 
 PRESETS: dict[str, dict] = {
-    # seed article 002 (training: Adam lr 1e-4, batch 64 in the article; β1 0.5 as in DCGAN)
+    # the homework GAN of configs/dcgan-seed002.toml (Adam lr 1e-4, batch 64; β1 0.5 as in DCGAN)
     "seed002": dict(latent_dim=100, g_width=64, d_width=64, loss="ns", g_norm="batch", d_norm="batch",
                     d_mbstd_group=1, diffaug="", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.999)),
     # pytorch/examples dcgan/main.py defaults
@@ -89,7 +96,7 @@ class DCGANConfig:
     (see ``PRESETS``); the model keeps the resolved values, so checkpoints record concrete settings."""
 
     arch: Arch = "fast"
-    """Layout preset: ``fast`` (recommended), ``seed002`` (seed article 002), ``examples`` (pytorch/examples)."""
+    """Layout preset: ``fast`` (recommended), ``seed002`` (the homework GAN), ``examples`` (pytorch/examples)."""
     latent_dim: int = 0
     """z size; 0 = preset (seed002/examples 100, fast 128)."""
     g_width: int = 0
@@ -105,7 +112,7 @@ class DCGANConfig:
     """Discriminator normalisation; ``spectral`` = spectral norm on every D layer (Miyato et al. 2018), no BN."""
     d_mbstd_group: int = 0
     """Minibatch standard deviation layer before D's last conv (Karras et al. 2018) over groups of this many
-    samples, against mode collapse; 1 = off; 0 = preset (fast 4, others off)."""
+    samples, against mode collapse; 1 = off; 0 = preset (off in every preset)."""
     diffaug: str = AUTO
     """DiffAugment policy (Zhao et al. 2020): a comma list of color, translation, cutout; "" or "none" = off."""
     r1_gamma: float = 0.0
@@ -124,7 +131,8 @@ def resolve_preset(config: DCGANConfig) -> DCGANConfig:
         raise ConfigError(f"model.arch: unknown DCGAN preset {config.arch!r}; choose one of {', '.join(PRESETS)}")
     preset = PRESETS[config.arch]
     unset = (AUTO, 0, 0.0, ())
-    changes = {k: v for k, v in preset.items() if getattr(config, k) in unset and not isinstance(getattr(config, k), bool)}
+    changes = {k: v for k, v in preset.items()
+               if getattr(config, k) in unset and not isinstance(getattr(config, k), bool)}
     out = dataclasses.replace(config, **changes)
     if len(out.betas) != 2:
         raise ConfigError(f"model.betas: expected two values (beta1, beta2), got {list(out.betas)}")
@@ -149,31 +157,48 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
     bias = norm != "batch"
     layers: list[nn.Module] = []
     if arch == "seed002":
-        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=False),  # [B, 8fd*4*4]
-                   _g_norm1d(norm, ch[-1] * base * base), act("relu"),
-                   Reshape(ch[-1], base, base)]  # [B, 8fd, 4, 4]
+        layers += [
+            nn.Linear(latent_dim, ch[-1] * base * base, bias=False),  # [B, 8fd*4*4]
+            _g_norm1d(norm, ch[-1] * base * base),
+            act("relu"),
+            Reshape(ch[-1], base, base),
+        ]  # [B, 8fd, 4, 4]
         if norm == "pixel":
             layers.append(norm2d("pixel", ch[-1]))
         for i in range(n - 1, 0, -1):  # dconv_bn_relu: [B, 8fd, 4, 4] → [B, 4fd, 8, 8] → ... → [B, fd, 32, 32]
-            layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 5, 2, padding=2, output_padding=1, bias=bias),
-                       norm2d(norm, ch[i - 1]), act("relu")]
-        layers += [nn.ConvTranspose2d(ch[0], c, 5, 2, padding=2, output_padding=1, bias=False),  # [B, C, 64, 64]
-                   nn.Tanh()]
+            layers += [
+                nn.ConvTranspose2d(ch[i], ch[i - 1], 5, 2, padding=2, output_padding=1, bias=bias),
+                norm2d(norm, ch[i - 1]),
+                act("relu"),
+            ]
+        layers += [
+            nn.ConvTranspose2d(ch[0], c, 5, 2, padding=2, output_padding=1, bias=False),  # [B, C, 64, 64]
+            nn.Tanh(),
+        ]
     elif arch == "examples":
-        layers += [Reshape(latent_dim, 1, 1),  # [B, nz, 1, 1]
-                   nn.ConvTranspose2d(latent_dim, ch[-1], base, 1, 0, bias=bias),  # [B, 8ngf, 4, 4]
-                   norm2d(norm, ch[-1]), act("relu")]
+        layers += [
+            Reshape(latent_dim, 1, 1),  # [B, nz, 1, 1]
+            nn.ConvTranspose2d(latent_dim, ch[-1], base, 1, 0, bias=bias),  # [B, 8ngf, 4, 4]
+            norm2d(norm, ch[-1]),
+            act("relu"),
+        ]
         for i in range(n - 1, 0, -1):  # [B, 8ngf, 4, 4] → [B, 4ngf, 8, 8] → ... → [B, ngf, 32, 32]
             layers += [nn.ConvTranspose2d(ch[i], ch[i - 1], 4, 2, 1, bias=bias), norm2d(norm, ch[i - 1]), act("relu")]
         layers += [nn.ConvTranspose2d(ch[0], c, 4, 2, 1, bias=False), nn.Tanh()]  # [B, C, 64, 64]
     elif arch == "fast":
-        layers += [nn.Linear(latent_dim, ch[-1] * base * base, bias=True),  # [B, 8w*4*4]
-                   Reshape(ch[-1], base, base),  # [B, 8w, 4, 4]
-                   norm2d(norm, ch[-1]), act("relu")]
+        layers += [
+            nn.Linear(latent_dim, ch[-1] * base * base, bias=True),  # [B, 8w*4*4]
+            Reshape(ch[-1], base, base),  # [B, 8w, 4, 4]
+            norm2d(norm, ch[-1]),
+            act("relu"),
+        ]
         for i in range(n - 1, 0, -1):  # nearest ×2 + conv3: [B, 8w, 4, 4] → [B, 4w, 8, 8] → ... → [B, w, 32, 32]
             layers.append(up_block(ch[i], ch[i - 1], norm=norm, activation="relu", mode="nearest"))
-        layers += [nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
-                   nn.Conv2d(ch[0], c, 3, 1, 1), nn.Tanh()]  # to RGB: [B, C, 64, 64]
+        layers += [
+            nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
+            nn.Conv2d(ch[0], c, 3, 1, 1),
+            nn.Tanh(),
+        ]  # to RGB: [B, C, 64, 64]
     else:
         raise ConfigError(f"unknown generator arch {arch!r}")
     return nn.Sequential(*layers)
@@ -182,11 +207,15 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
 class Discriminator(nn.Module):
     """Conv k4 s2 p1 down to the base grid, then a conv with the base-size kernel → one logit per image."""
 
-    def __init__(self, arch: str, spec: DataSpec, width: int, norm: str = "batch", sn: bool = False, mbstd_group: int = 1):
+    def __init__(
+        self, arch: str, spec: DataSpec, width: int, norm: str = "batch", sn: bool = False, mbstd_group: int = 1
+    ):
         super().__init__()
         n, base = plan_stages(spec.size)
         ch = [width * m for m in gan_multipliers(n)]  # [fd, 2fd, 4fd, 8fd] at 32, 16, 8, 4 px (64 px input)
-        bias = arch != "examples"  # pytorch/examples uses bias=False everywhere; seed 002 keeps Conv2d's default
+        bias = (
+            arch != "examples"
+        )  # pytorch/examples uses bias=False everywhere; the other layouts keep Conv2d's default
         layers: list[nn.Module] = [spectral(nn.Conv2d(spec.channels, ch[0], 4, 2, 1, bias=bias), sn), act("lrelu")]
         for i in range(1, n):  # [B, fd, 32, 32] → [B, 2fd, 16, 16] → [B, 4fd, 8, 8] → [B, 8fd, 4, 4]
             layers += [spectral(nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias), sn), norm2d(norm, ch[i]), act("lrelu")]
@@ -220,8 +249,9 @@ class DCGAN(GenerativeModel):
             raise ConfigError(f"model.diffaug: {exc}") from None
         self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, config.g_norm)
         sn = config.d_norm == "spectral"
-        self.discriminator = Discriminator(config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn,
-                                           mbstd_group=config.d_mbstd_group)
+        self.discriminator = Discriminator(
+            config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn, mbstd_group=config.d_mbstd_group
+        )
         init_dcgan(self)
 
     def decode(self, z: Tensor) -> Tensor:

@@ -28,7 +28,9 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in policy.split(",") if p.strip())
     bad = [p for p in parts if p not in POLICIES]
     if bad:
-        raise ValueError(f"unknown DiffAugment policy {bad[0]!r}; use a comma list of {', '.join(POLICIES)} (or '' for none)")
+        raise ValueError(
+            f"unknown DiffAugment policy {bad[0]!r}; use a comma list of {', '.join(POLICIES)} (or '' for none)"
+        )
     return parts
 
 
@@ -55,8 +57,12 @@ def rand_translation(x: Tensor, ratio: float = 0.125) -> Tensor:
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ty = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)  # [B, 1, 1]
     tx = torch.randint(-sw, sw + 1, (b, 1, 1), device=x.device)
-    gb, gy, gx = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
-                                torch.arange(w, device=x.device), indexing="ij")  # [B, H, W] each
+    gb, gy, gx = torch.meshgrid(
+        torch.arange(b, device=x.device),
+        torch.arange(h, device=x.device),
+        torch.arange(w, device=x.device),
+        indexing="ij",
+    )  # [B, H, W] each
     gy = torch.clamp(gy + ty + 1, 0, h + 1)
     gx = torch.clamp(gx + tx + 1, 0, w + 1)
     x_pad = F.pad(x, [1, 1, 1, 1])  # [B, C, H+2, W+2], zero border
@@ -68,8 +74,12 @@ def rand_cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)  # [B, 1, 1]
     ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
-    gb, gy, gx = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(ch, device=x.device),
-                                torch.arange(cw, device=x.device), indexing="ij")  # [B, ch, cw] each
+    gb, gy, gx = torch.meshgrid(
+        torch.arange(b, device=x.device),
+        torch.arange(ch, device=x.device),
+        torch.arange(cw, device=x.device),
+        indexing="ij",
+    )  # [B, ch, cw] each
     gy = torch.clamp(gy + oy - ch // 2, 0, h - 1)
     gx = torch.clamp(gx + ox - cw // 2, 0, w - 1)
     mask = torch.ones(b, h, w, dtype=x.dtype, device=x.device)

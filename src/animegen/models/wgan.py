@@ -1,7 +1,7 @@
 """Wasserstein GANs: ``"wgan"`` (weight clipping; Arjovsky et al. 2017) and ``"wgan-gp"`` (gradient
 penalty; Gulrajani et al. 2017), on the DCGAN generator/critic layouts of :mod:`.dcgan` (``arch``:
-``seed002`` or ``examples``) with the critic's sigmoid removed (seed article 002: "remove the Sigmoid
-for WGAN; replace BatchNorm by InstanceNorm for WGAN-GP").
+``seed002`` or ``examples``) with the critic's sigmoid removed (a Wasserstein critic outputs an unbounded
+score) and, for WGAN-GP, InstanceNorm instead of BatchNorm (the penalty is per sample; Gulrajani et al. 2017, §4).
 
 n_critic and batches
 --------------------
@@ -19,10 +19,11 @@ critic scores), ``gp`` (WGAN-GP), ``grad_norm_d`` (mean over the critic updates)
 Not under ``torch.compile``: the gradient penalty needs double backward. The penalty runs in float32
 even under bf16 autocast.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor
@@ -64,7 +65,8 @@ class WGANGPConfig:
     g_width: int = 64
     d_width: int = 64
     d_norm: Literal["instance", "layer", "none"] = "instance"
-    """No BatchNorm: the penalty is per sample. InstanceNorm(affine) as seed 002; ``layer`` as the paper."""
+    """No BatchNorm: the penalty is per sample. InstanceNorm(affine) as ``configs/wgan-gp.toml``; ``layer`` as
+    the paper."""
     gp_weight: float = 10.0
     n_critic: int = 5
     optimizer: Literal["rmsprop", "adam"] = "adam"
@@ -75,7 +77,7 @@ class WGANGPConfig:
 
 class WGAN(GenerativeModel):
     family = "wgan"
-    config_cls = WGANConfig
+    config_cls: ClassVar[type] = WGANConfig
     ema_module = "generator"
     is_adversarial = True
     uses_gp = False
@@ -85,8 +87,10 @@ class WGAN(GenerativeModel):
         if config.n_critic < 1:
             raise ConfigError(f"model.n_critic must be >= 1, got {config.n_critic}")
         if self.uses_gp and config.d_norm == "batch":
-            raise ConfigError("model.d_norm: BatchNorm in the critic breaks the per-sample gradient penalty "
-                              "(Gulrajani et al. 2017, §4); use instance, layer or none")
+            raise ConfigError(
+                "model.d_norm: BatchNorm in the critic breaks the per-sample gradient penalty "
+                "(Gulrajani et al. 2017, §4); use instance, layer or none"
+            )
         self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, "batch")
         self.discriminator = Discriminator(config.arch, spec, config.d_width, config.d_norm, sn=False)  # the critic
         init_dcgan(self)

@@ -61,7 +61,7 @@ class Page:
         return self
 
     def render(self) -> str:
-        return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='generator' content='animegen'>"
                 f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{html.escape(self.title)}</title>"
                 f"<style>{CSS}</style></head><body>{''.join(self.parts)}</body></html>\n")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor
@@ -52,7 +52,7 @@ class TrainContext:
         self._params = {name: [p for g in opt.param_groups for p in g["params"]] for name, opt in optimizers.items()}
 
     # ---- StepContext ----------------------------------------------------------------------------
-    def autocast(self) -> ContextManager:
+    def autocast(self) -> AbstractContextManager:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
@@ -74,7 +74,10 @@ class TrainContext:
             all_reduce_mean_(grads + [loss_value.to(grads[0].device if grads else self.device)], self.dist)
         if self.scaler is not None:
             self.scaler.unscale_(opt)
-        norm = torch.nn.utils.get_total_norm(grads, foreach=True).float() if grads else torch.zeros((), device=self.device)
+        if grads:
+            norm = torch.nn.utils.get_total_norm(grads, foreach=True).float()
+        else:
+            norm = torch.zeros((), device=self.device)
         self.grad_norms[name] = norm.detach()
         # one host sync per update: is this update safe to apply?
         ok_loss, ok_norm, small = (torch.stack([loss_value.reshape(()).isfinite().to(norm.device), norm.isfinite(),

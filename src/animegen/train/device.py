@@ -38,9 +38,13 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
 
 
 def cpu_has_bf16() -> bool:
-    from animegen.doctor import cpu_bf16
-
-    return cpu_bf16()
+    """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX), where bf16 autocast pays."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -1,7 +1,7 @@
 """Data-parallel training without DDP wrappers: the trainer calls these few collectives itself.
 
-Launch with ``torchrun --nproc_per_node N -m animegen train ...`` or ``accelerate launch -m animegen train
-...``; both set ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``, which
+Launch with ``torchrun --nproc_per_node N -m animegen train ...`` (torchrun ships with torch; nothing
+else is needed). It sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``, which
 :func:`init_from_env` reads (backend ``nccl`` on CUDA, ``gloo`` on CPU).
 
 What each rank does
@@ -61,7 +61,7 @@ def rank_seed(seed: int, rank: int) -> int:
 
 
 def init_from_env(device_type: str | None = None) -> DistInfo:
-    """Join the process group described by torchrun/accelerate environment variables (or run alone)."""
+    """Join the process group described by torchrun's environment variables (or run alone)."""
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), False)
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)

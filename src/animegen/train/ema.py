@@ -7,7 +7,7 @@ model for the duration of a ``with`` block (restored bit-exactly afterwards), an
 :meth:`EMA.export_state_dict` is the model's ``state_dict`` with the EMA tensors substituted.
 
 BatchNorm running statistics belong to the weights that produced them: with averaged weights they no longer
-fit, and samples come out washed out (../shared/GUIDE.md: pixel std 42–48 against 72 for real faces).
+fit, and samples come out washed out (low pixel contrast against real faces).
 :func:`recalibrate_batchnorm` re-estimates them for the averaged weights (the trainer does it, with the EMA
 swapped in, before every export and sample grid), as in Izmailov et al. 2018 (SWA, §3.2) for averaged weights.
 """
@@ -41,7 +41,7 @@ class EMA:
         return self.module_name is not None
 
     def _live(self, model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
-        sub = getattr(model, self.module_name)
+        sub = getattr(model, str(self.module_name))
         params = dict(sub.named_parameters())
         buffers = dict(sub.named_buffers())
         return [params[n].detach() for n in self.params], [buffers[n] for n in self.buffers]
@@ -57,7 +57,7 @@ class EMA:
             torch._foreach_copy_(shadow_p, live_p)
         else:
             torch._foreach_lerp_(shadow_p, live_p, 1.0 - self.decay)
-        for s, b in zip(self.buffers.values(), live_b):
+        for s, b in zip(self.buffers.values(), live_b, strict=False):
             s.copy_(b)
 
     def export_state_dict(self, model: nn.Module) -> dict[str, Tensor]:
@@ -91,7 +91,7 @@ class EMA:
 
     def has_batchnorm(self, model: nn.Module) -> bool:
         return self.enabled and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                    for m in getattr(model, self.module_name).modules())
+                                    for m in getattr(model, str(self.module_name)).modules())
 
     # ---- serialisation (animegen.train.state) ---------------------------------------------------
     def tensors(self) -> dict[str, Tensor]:
@@ -115,7 +115,7 @@ def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batc
     if not norms:
         return
     momenta = [m.momentum for m in norms]
-    modes = {m: m.training for m in module.modules()}
+    modes = {mod: mod.training for mod in module.modules()}
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average
@@ -124,7 +124,7 @@ def recalibrate_batchnorm(module: nn.Module, forward: Callable[[], object], batc
         for _ in range(batches):
             forward()
     finally:
-        for m, mom in zip(norms, momenta):
+        for m, mom in zip(norms, momenta, strict=True):
             m.momentum = mom
-        for m, was in modes.items():
-            m.training = was
+        for mod, was in modes.items():
+            mod.training = was

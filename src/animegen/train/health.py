@@ -3,44 +3,33 @@
 Diversity here is the mean pairwise distance between images after an area reduction to 16 × 16
 pixels, as a per-pixel RMS difference (``||a − b||₂ / sqrt(D)``, pixels in [0, 1]). It costs
 one generator pass and a ``cdist``; it is not a quality metric, but a generator that mode-collapses
-(emits near-identical images for different latents, as seed 002 observed) drops far below the value
+(emits near-identical images for different latents) drops far below the value
 of real data, which is computed once at the start of training.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 COLLAPSE_RATIO = 0.5
-"""Warn when generated diversity falls below this share of real-data diversity. Measured on the 64 px anime
-faces: healthy DCGAN runs stay at 0.78–0.96 after their first 1,000 steps; runs whose grids showed one
-repeated face read 0.24–0.45 (a collapsed generator still varies its colour noise)."""
-FEATURE_SIZE = 16
+"""Warn when generated diversity falls below this share of real-data diversity: between what healthy and
+collapsed DCGAN runs on the 64 px anime faces read (BENCHMARKS.md, "Values behind defaults"); a collapsed
+generator still varies its colour noise, so it does not fall to 0."""
 
 
 @torch.no_grad()
-def diversity(images: Tensor, size: int = FEATURE_SIZE) -> float:
-    """Mean pairwise RMS pixel distance of ``images`` ``[N, C, H, W]`` in [-1, 1] at ``size`` px (N ≥ 2).
+def diversity(images: Tensor) -> float:
+    """Mean pairwise RMS pixel distance of ``images`` ``[N, C, H, W]`` in [-1, 1] at 16 × 16 px (N ≥ 2).
 
-    Uses :func:`animegen.metrics.diversity.diversity_score` (space ``"pixels"``, the value ``animegen
-    evaluate`` reports) when that module is installed, else the same computation here.
+    The value of :func:`animegen.metrics.diversity.diversity_score` in space ``"pixels"`` (what ``animegen
+    evaluate`` reports), so training logs and evaluations compare directly.
     """
     if images.shape[0] < 2:
         return 0.0
-    try:
-        from animegen.metrics.diversity import diversity_score
-    except ImportError:  # pragma: no cover - metrics are part of the package
-        diversity_score = None
-    if diversity_score is not None:
-        from animegen.imaging import to_uint8
+    from animegen.imaging import to_uint8
+    from animegen.metrics.diversity import diversity_score
 
-        return float(diversity_score(to_uint8(images), space="pixels", max_n=len(images)))
-    x = (images.detach().float() + 1) / 2  # [N, C, H, W] in [0, 1]
-    feats = F.adaptive_avg_pool2d(x, size).flatten(1)  # [N, C*size*size]
-    d = torch.cdist(feats, feats, compute_mode="donot_use_mm_for_euclid_dist") / feats.shape[1] ** 0.5  # [N, N]
-    n = feats.shape[0]
-    return float(d.sum() / (n * (n - 1)))
+    return float(diversity_score(to_uint8(images), space="pixels", max_n=len(images)))
 
 
 def collapse_warning(step: int, value: float, real: float | None, ratio: float = COLLAPSE_RATIO) -> str | None:

@@ -45,7 +45,7 @@ def save_sample_grid(images: Tensor, path: Path) -> None:
 
 
 def save_recon_grid(real: Tensor, recon: Tensor, path: Path) -> None:
-    """Real images in the top row, reconstructions ("Guess") below, labelled like seed 003."""
+    """Real images in the top row, reconstructions ("Guess") below, labelled like the MNIST VAE tutorial."""
     save_grid(torch.cat([real.float().cpu(), recon.float().cpu()]), path, nrow=real.shape[0],
               row_labels=["Real", "Guess"], scale=2 if real.shape[-1] <= 32 else 1)
 
