@@ -1,6 +1,7 @@
 """``animegen evaluate``, ``animegen compare`` and ``animegen fid-ref``: parse, call animegen.metrics, write files."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import List, Optional
@@ -8,7 +9,6 @@ from typing import List, Optional
 import typer
 
 from animegen.cli.app import app
-from animegen.fsutil import read_json_limited
 
 EVALUATE_EPILOG = """Examples:
 
@@ -104,11 +104,11 @@ def evaluate(
     from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
-    from animegen.runs import preferred_checkpoint
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
-    from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
+    from animegen.models.base import PRIORS
     from animegen.progress import info
+    from animegen.runs import preferred_checkpoint
 
     if n < 2:
         raise AnimegenError(f"--n must be at least 2 (got {n})")
@@ -195,7 +195,8 @@ def compare(
 
     from animegen import __version__
     from animegen.fsutil import atomic_write_json, atomic_write_text, check_output
-    from animegen.metrics.compare import COLUMNS, compare as compare_runs, fmt, to_csv, to_markdown
+    from animegen.metrics.compare import COLUMNS, fmt, to_csv, to_markdown
+    from animegen.metrics.compare import compare as compare_runs
     from animegen.progress import info
 
     base = out or Path("comparison")

@@ -168,12 +168,12 @@ class Trainer:
         try:
             saved = save_crash_state(self, self._step_complete)
         except Exception as err:  # the original error matters more; say that saving failed too
-            exc.add_note(f"could not save a resumable state ({type(err).__name__}: {err})")
+            _add_note(exc, f"could not save a resumable state ({type(err).__name__}: {err})")
             return
         if self.is_main and self.last_ckpt_step >= 0:
             what = f"saved a resumable state at step {saved}" if saved is not None else \
                 f"the last resumable state is at step {self.last_ckpt_step}"
-            exc.add_note(f"{what}; continue with: animegen train --resume {self.run_dir}")
+            _add_note(exc, f"{what}; continue with: animegen train --resume {self.run_dir}")
 
     @property
     def is_main(self) -> bool:
@@ -402,6 +402,17 @@ class Trainer:
         val = f", val {next(iter(self.last_val))} {next(iter(self.last_val.values())):.4g}" if self.last_val else ""
         info(f"done: step {self.step}/{self.tc.steps}{why} in {fmt_time(elapsed)} ({rate:.0f} img/s); "
              f"{losses}{val}; rollbacks {self.rollbacks}; model: {self.run_dir / runs.FINAL}")
+
+
+def _add_note(exc: BaseException, text: str) -> None:
+    """``exc.add_note(text)`` (Python ≥ 3.11) on every supported Python; the CLI prints notes on the error line."""
+    notes = getattr(exc, "__notes__", None)
+    if notes is None:
+        try:
+            exc.__notes__ = notes = []  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - an exception type that refuses attributes
+            return
+    notes.append(text)
 
 
 def train(cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
