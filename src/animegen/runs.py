@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,7 +115,14 @@ class RunLock:
     def acquire(self) -> RunLock:
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise AnimegenError(f"cannot lock run {self.path.parent} ({exc.strerror}); "
+                                "a run folder must be a writable folder") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted as .lock: never write to it
+            os.close(fd)
+            raise AnimegenError(f"{self.path} is not a regular file; remove it to use this run")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -57,3 +57,21 @@ def test_lock_is_released_when_the_holder_dies(tmp_path):
         except RunInUse:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_planted_lock_file_is_never_written_through(tmp_path):
+    """``.lock`` is a symlink to a file we do not own, or a FIFO: refused, the target untouched."""
+    from animegen.errors import AnimegenError
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").symlink_to(victim)
+    with pytest.raises(AnimegenError, match="cannot lock run"):
+        RunLock(run).acquire()
+    assert victim.read_text() == "precious"
+    (run / ".lock").unlink()
+    os.mkfifo(run / ".lock")
+    with pytest.raises(AnimegenError, match="not a regular file"):
+        RunLock(run).acquire()
