@@ -11,6 +11,10 @@
 
 Loading never unpickles or executes anything from the file: the JSON names a family from the
 registry, the family's config dataclass is rebuilt strictly, and the weights are loaded strictly.
+The metadata is untrusted: before anything is allocated, the config is checked against sane bounds
+(:mod:`animegen.limits`) and the model it describes is built on the ``meta`` device (no memory) and its
+``state_dict`` shapes compared with the shapes stored in the safetensors header (no data read); a mismatch
+names the keys. Weights that are not finite are refused, naming the tensor.
 
 The resumable training state (optimizers, EMA, RNG, data order) is a separate file written by
 :mod:`animegen.train.state` in the same safetensors + JSON form.
@@ -28,6 +32,7 @@ from animegen import __version__
 from animegen.config import from_dict, to_dict
 from animegen.errors import CheckpointError, ConfigError
 from animegen.fsutil import atomic_path, require_regular
+from animegen.limits import check_model_config
 
 FORMAT = "animegen-checkpoint"
 FORMAT_VERSION = 1
@@ -67,7 +72,8 @@ def read_header(path: str | os.PathLike) -> dict:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises several error types for bad headers
-        raise CheckpointError(f"{p}: not an animegen checkpoint (unreadable safetensors header: {_short(exc)})") from None
+        raise CheckpointError(f"{p}: not an animegen checkpoint "
+                              f"(unreadable safetensors header: {_short(exc)})") from None
     if META_KEY not in meta:
         raise CheckpointError(f"{p}: a safetensors file, but not an animegen checkpoint (no '{META_KEY}' metadata)")
     try:
@@ -93,6 +99,59 @@ def read_tensors(path: str | os.PathLike, map_location: str = "cpu") -> dict[str
         return load_file(str(path), device=map_location)
     except Exception as exc:
         raise CheckpointError(f"{path}: checkpoint data is corrupt or truncated ({_short(exc)})") from None
+
+
+def stored_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """Tensor name → shape, from the safetensors header alone (no tensor data is read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(int(d) for d in f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises several error types for bad headers
+        raise CheckpointError(f"{path}: unreadable safetensors header ({_short(exc)})") from None
+
+
+def _fmt_keys(keys: list[str], n: int = 4) -> str:
+    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def check_shapes(path: str | os.PathLike, cls, config, spec, prefix: str = "", optional: tuple[str, ...] = (),
+                 source: str = "the config in its metadata") -> None:
+    """Refuse a file whose stored tensor shapes are not those of ``cls(config, spec)``, before building it.
+
+    The model is built on the ``meta`` device (shapes only, no memory); ``prefix`` selects the model's tensors
+    in a file that holds more (``"model/"`` in a training state). ``optional``: keys the file may lack.
+    ``source`` names where ``config`` came from, for the message.
+    """
+    import torch
+
+    shapes = {k[len(prefix):]: v for k, v in stored_shapes(path).items() if k.startswith(prefix)}
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in cls(config, spec).state_dict().items()}
+    except (ConfigError, ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: the stored config does not build a {cls.family} model "
+                              f"({_short(exc)})") from None
+    wrong = [f"{prefix}{k} {list(shapes[k])} in the file, {list(v)} from the config"
+             for k, v in expected.items() if k in shapes and shapes[k] != v]
+    missing = [prefix + k for k in expected if k not in shapes and k not in optional]
+    unexpected = [prefix + k for k in shapes if k not in expected]
+    if wrong or missing or unexpected:
+        parts = ([f"shape of {_fmt_keys(wrong, 3)}"] if wrong else []) + \
+                ([f"missing {_fmt_keys(missing)}"] if missing else []) + \
+                ([f"unexpected {_fmt_keys(unexpected)}"] if unexpected else [])
+        raise CheckpointError(f"{path}: the stored weights do not match {source} "
+                              f"({'; '.join(parts)}); the file was edited or is damaged")
+
+
+def check_finite(path: str | os.PathLike, tensors: dict[str, torch.Tensor], prefix: str = "") -> None:
+    """Refuse weights with NaN/inf (they would sample blank or garbage images without a word)."""
+    for k, v in tensors.items():
+        if k.startswith(prefix) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            n = int((~torch.isfinite(v)).sum())
+            raise CheckpointError(f"{path}: tensor {k} holds {n} non-finite value(s) (NaN/inf); "
+                                  "this checkpoint cannot be used")
 
 
 def _short(exc: BaseException) -> str:
@@ -129,19 +188,28 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
                               "(e.g. final.safetensors) or use `animegen train --resume RUN_DIR`")
     family = header.get("family")
     if family not in MODELS:
-        raise CheckpointError(f"{path}: unknown model family {family!r} (this animegen knows: {', '.join(sorted(MODELS))})")
+        raise CheckpointError(f"{path}: unknown model family {family!r} "
+                              f"(this animegen knows: {', '.join(sorted(MODELS))})")
     cls = MODELS[family]
     try:
-        stored = dict(header.get("model_config") or {})
+        stored = header.get("model_config") or {}
+        if not isinstance(stored, dict):
+            raise TypeError("model_config is not a table")
+        stored = dict(stored)
         for key, value in cls.legacy_config.items():  # fields newer than this checkpoint: the old behaviour
             stored.setdefault(key, value)
         config = from_dict(cls.config_cls, stored, "model")
         data = header["data"]
-        spec = DataSpec(channels=int(data["channels"]), size=int(data["size"]))
+        channels, size = data["channels"], data["size"]
+        check_model_config(config, channels, size)
+        spec = DataSpec(channels=int(channels), size=int(size))
     except (ConfigError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model ({exc})") from None
+        raise CheckpointError(f"{path}: checkpoint config does not fit this animegen's {family} model "
+                              f"({exc})") from None
+    check_shapes(path, cls, config, spec, optional=cls.optional_state)  # before anything is allocated
     model = cls(config, spec)
     tensors = read_tensors(path, map_location)
+    check_finite(path, tensors)
     optional = [k for k in cls.optional_state if k not in tensors]  # state newer than this checkpoint
     try:
         result = model.load_state_dict(tensors, strict=not optional)
@@ -152,5 +220,5 @@ def load_model(path: str | os.PathLike, map_location: str = "cpu"):
         raise CheckpointError(f"{path}: weights do not match the {family} architecture (missing {missing[:5]}, "
                               f"unexpected {sorted(result.unexpected_keys)[:5]})")
     model.to(map_location).eval()
-    model.checkpoint_header = header
+    model.checkpoint_header = header  # type: ignore[assignment]
     return model

@@ -74,7 +74,9 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     eval_every: int = 1000
-    """Validation loss (AE/VAE) or quick diversity/KID check (GANs) every N steps; 0 disables."""
+    """Every N steps (0 disables): validation loss of the EMA weights (AE/VAE; picks ``best.safetensors``) and
+    the pixel diversity of fixed-noise samples against real images (all families; warns of GAN mode collapse).
+    No Inception metric (KID/FID) runs during training; use ``animegen evaluate`` on a checkpoint."""
     keep_checkpoints: int = 2
     grad_clip: float = 0.0
     """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""

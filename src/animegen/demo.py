@@ -13,6 +13,7 @@ Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ def _check(out: Path, data: str | None, size: int, minutes: float) -> None:
     check_dir_output(out, OUTPUTS)  # before any work: never over a file we did not write
     if size not in SIZES:
         raise AnimegenError(f"--size must be one of {', '.join(map(str, SIZES))} (got {size})")
-    if not minutes > 0:
+    if not (math.isfinite(minutes) and minutes > 0):
         raise AnimegenError(f"--minutes must be positive (got {minutes})")
 
 
@@ -110,6 +111,7 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     from animegen.data.sources import open_source
     from animegen.latent.interpolate import loop
     from animegen.report import write_report
+    from animegen.runs import FINAL
     from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report.rundata import RunData
     from animegen.train.trainer import train
@@ -142,7 +144,7 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
         gan_dir = train(cap_steps(gan_config(budget.gan, source, size, seed), steps), out / "runs", data=images)
 
     info(f"[{stages - 1}/{stages}] sampling, reconstructing, interpolating")
-    vae = load_model(vae_dir / "final.safetensors")
+    vae = load_model(vae_dir / FINAL)
     scale = 2 if size <= 32 else 1  # small faces: doubled pixels in the pictures
     save_grid(vae.sample(64, generator=torch.Generator().manual_seed(seed), prior="fitted"),
               out / "samples_fitted.png", nrow=8, scale=scale)
@@ -159,7 +161,7 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     save_gif([make_grid(f[None], padding=0, scale=max(1, 128 // size)) for f in walk.frames],
              out / "interpolation.gif", fps=12)
     if gan_dir is not None:
-        gan_model = load_model(gan_dir / "final.safetensors")
+        gan_model = load_model(gan_dir / FINAL)
         save_grid(gan_model.sample(64, generator=torch.Generator().manual_seed(seed)), out / "gan_samples.png", nrow=8,
                   scale=scale)
 

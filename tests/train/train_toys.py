@@ -40,6 +40,7 @@ class ToyAEConfig:
 
 class ToyAE(GenerativeModel):
     family = "toy-ae"
+    best_metric = "val/recon"
     config_cls = ToyAEConfig
     ema_module = "decoder"
     has_encoder = True

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from animegen.cli.app import app
-from animegen.fsutil import read_json_limited
 
 EVALUATE_EPILOG = """Examples:
 
@@ -62,20 +62,15 @@ def _check_weights_file(path: Path | None) -> None:
 
 def _run_data_config(ckpt: Path) -> dict:
     """The ``data`` section of the run folder's config.json (source, val_fraction, seed), if any."""
-    for folder in (ckpt.parent, ckpt.parent.parent):
-        cfg = folder / "config.json"
-        if cfg.is_file():
-            try:
-                data = read_json_limited(cfg).get("data", {})
-            except (OSError, ValueError, AttributeError):
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+    from animegen.runs import find_config_dict
+
+    data = find_config_dict(ckpt).get("data", {})
+    return data if isinstance(data, dict) else {}
 
 
 @app.command(epilog=EVALUATE_EPILOG)
 def evaluate(
-    checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors)."),
+    checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors) or a run folder."),
     data: Optional[str] = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
                                        "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
@@ -110,9 +105,10 @@ def evaluate(
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
     from animegen.metrics.evaluate import EvalOptions, evaluate_model
-    from animegen.models.base import PRIORS
     from animegen.metrics.inception import get_extractor
+    from animegen.models.base import PRIORS
     from animegen.progress import info
+    from animegen.runs import preferred_checkpoint
 
     if n < 2:
         raise AnimegenError(f"--n must be at least 2 (got {n})")
@@ -122,6 +118,13 @@ def evaluate(
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
+    for flag, value, low in (("--n-real", n_real, 0), ("--batch-size", batch_size, 1), ("--kid-subsets", kid_subsets, 1),
+                             ("--kid-subset-size", kid_subset_size, 2), ("--k", k, 1)):
+        if value < low:
+            raise AnimegenError(f"{flag} must be at least {low} (got {value})")
+    if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
+        raise AnimegenError(f"--truncation must be a positive number (got {truncation})")
+    checkpoint = preferred_checkpoint(checkpoint)  # a run folder stands for its final/best/last checkpoint
     target = check_output(out or checkpoint.parent / "metrics.json", [checkpoint, data], kind="file", fmt="json",
                           ours=_metrics_json_ours)  # never over the checkpoint or a file we did not write
     model = _load_model(checkpoint)  # CheckpointError: one line, before any slow work
@@ -192,7 +195,8 @@ def compare(
 
     from animegen import __version__
     from animegen.fsutil import atomic_write_json, atomic_write_text, check_output
-    from animegen.metrics.compare import COLUMNS, compare as compare_runs, fmt, to_csv, to_markdown
+    from animegen.metrics.compare import COLUMNS, fmt, to_csv, to_markdown
+    from animegen.metrics.compare import compare as compare_runs
     from animegen.progress import info
 
     base = out or Path("comparison")

@@ -61,6 +61,19 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _with_notes(text: str, exc: BaseException) -> str:
+    """The message plus any notes added on the way up (e.g. the trainer's "continue with: ...")."""
+    notes = [str(n) for n in getattr(exc, "__notes__", ()) if str(n).strip()]
+    return "; ".join([text, *notes]) if notes else text
+
+
+def _usage_line(exc) -> str:
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "animegen"
+    text = " ".join(str(exc.format_message()).split())
+    return f"{text} (see '{where} --help')"
+
+
 def _is_click_error(exc: BaseException) -> bool:
     """click's (or typer's vendored click's) usage errors: they know how to show themselves."""
     return hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int)
@@ -77,15 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     except AnimegenError as exc:
         if debug:
             raise
-        _fail(str(exc))
+        _fail(_with_notes(str(exc), exc))
     except Exception as exc:  # usage errors, or an unexpected bug: still one line unless debugging
-        if _is_click_error(exc):
+        if _is_click_error(exc):  # a usage mistake: one line too, with where to look
             usage = cast(click.ClickException, exc)
-            usage.show()
-            sys.exit(usage.exit_code)
+            _fail(_usage_line(usage), usage.exit_code)
         if debug:
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)")
+        _fail(_with_notes(f"unexpected {type(exc).__name__}: {exc} (set ANIMEGEN_DEBUG=1 for the traceback)", exc))
     if rv == 130:  # typer turned Ctrl-C into a return code
         _fail("interrupted", 130)
     sys.exit(rv if isinstance(rv, int) else 0)

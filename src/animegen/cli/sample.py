@@ -1,12 +1,15 @@
 """`animegen sample`: draw images from a trained model checkpoint."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from animegen.cli.app import app
+from animegen.runs import PREFERRED  # noqa: F401 (re-exported: the names a run folder stands for)
+from animegen.runs import preferred_checkpoint as resolve_checkpoint  # noqa: F401 (imported by other commands)
 
 EXAMPLES = """[bold]Examples[/bold]
 
@@ -20,20 +23,6 @@ The same --seed gives the same images; --separate writes one PNG per image.
 --out never replaces the checkpoint or a file animegen did not write (PNGs it wrote carry a marker).
 --prior fitted decodes samples of a Gaussian fitted to the training codes (Ghosh et al. 2020): an AE
 has no prior of its own, and a VAE with a small observation std keeps its codes wider than N(0, I)."""
-
-PREFERRED = ("final.safetensors", "best.safetensors", "last.safetensors")
-
-
-def resolve_checkpoint(path: Path) -> Path:
-    """A checkpoint file, or the preferred checkpoint of a run folder."""
-    from animegen.errors import CheckpointError
-
-    if path.is_dir():
-        for name in PREFERRED:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path}: no final/best/last.safetensors in this folder; pass a checkpoint file")
-    return path
 
 
 @app.command("sample", epilog=EXAMPLES)
@@ -56,6 +45,7 @@ def sample_command(
     import torch
 
     from animegen.checkpoint import load_model
+    from animegen.fsutil import check_output
     from animegen.imaging import save_grid, save_png, to_uint8
     from animegen.models.base import PRIORS
     from animegen.progress import progress
@@ -66,6 +56,8 @@ def sample_command(
     from animegen.errors import AnimegenError
     from animegen.fsutil import check_dir_output, check_output
 
+    if truncation is not None and not math.isfinite(truncation):
+        raise typer.BadParameter(f"{truncation}; pass a finite number", param_hint="--truncation")
     path = resolve_checkpoint(checkpoint)
     # outputs are checked before any work: never over the checkpoint, never over a file we did not write
     if separate:

@@ -40,6 +40,7 @@ def train_command(
     """Train a generative model; prints the run folder."""
     from animegen.config import apply_overrides, resolve_run_config
     from animegen.errors import ConfigError
+    from animegen.fsutil import check_output
     from animegen.train import load_run_config, train
 
     if resume is not None:
@@ -51,6 +52,7 @@ def train_command(
             cfg.data.source = data
         apply_overrides(cfg, list(overrides))
     else:
+        check_output(out, kind="dir")  # before any data is prepared
         if not model and not config:
             raise ConfigError("say what to train: --model ae|vae|dcgan|wgan|wgan-gp, or --config RECIPE.toml")
         cfg = resolve_run_config(model, config, list(overrides), data)

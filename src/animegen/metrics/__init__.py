@@ -15,7 +15,7 @@
 ``refstats``             cached real-image reference features/statistics
 ``evaluate``             everything for a model → one report dict (``animegen evaluate``)
 ``compare``              a table across runs (``animegen compare``)
-``api``                  quick_kid, quick_fid, PeriodicEvaluator, diversity_score for the trainer
+``api``                  quick_kid, quick_fid, diversity_score on small subsets (scripts, notebooks)
 =======================  ===================================================================
 
 Importing this package is cheap: submodules load on first use.
@@ -39,7 +39,6 @@ _LAZY = {
     "sharpness": "animegen.metrics.sharpness",
     "quick_kid": "animegen.metrics.api",
     "quick_fid": "animegen.metrics.api",
-    "PeriodicEvaluator": "animegen.metrics.api",
     "inception_available": "animegen.metrics.api",
     "InceptionFeatures": "animegen.metrics.inception",
     "describe_weights": "animegen.metrics.inception",

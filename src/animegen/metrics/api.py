@@ -1,14 +1,14 @@
-"""Convenience calls for periodic checks during training (the trainer knows no model, only images).
+"""Quick KID/FID on small subsets of images (notebooks, scripts; the trainer runs none of these).
 
-    from animegen.metrics.api import PeriodicEvaluator, diversity_score, inception_available
+    from animegen.metrics.api import diversity_score, inception_available, quick_kid
     if inception_available():
-        check = PeriodicEvaluator(real_uint8, n=500)      # real features: once, on first call
-        scores = check(fake_uint8)                          # {"kid", "kid_std", "fid", "diversity", ...}
-    diversity_score(fake_uint8)                             # no network: ~1 ms per image
+        scores = quick_kid(real_uint8, fake_uint8, n=500)   # real features cached in memory by content
+    diversity_score(fake_uint8)                             # no network
 
-Cost on 2 CPU cores (fp32, ~15 images/s): n = 500 takes ~35 s per check plus ~35 s once for the
-real side; ``precision="bf16"`` roughly halves that (relative numbers only). KID is unbiased, so it is
-the number to watch at small n; FID at n = 500 is biased upwards and only comparable at equal n.
+Each call runs InceptionV3 on ``n`` generated images (and once on ``n`` real ones): on a CPU that costs
+far more than a training step, which is why ``train.eval_every`` measures validation loss and pixel
+diversity only; measure a checkpoint with ``animegen evaluate``. KID is unbiased, so it is the number to
+watch at small n; FID at small n is biased upwards and only comparable at equal n.
 """
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from animegen.metrics.diversity import diversity_score, mean_pairwise_distance
+from animegen.metrics.diversity import diversity_score
 from animegen.metrics.fid import fid_from_features
 from animegen.metrics.kid import kid
 
-__all__ = ["PeriodicEvaluator", "quick_kid", "quick_fid", "diversity_score", "inception_available"]
+__all__ = ["quick_kid", "quick_fid", "diversity_score", "inception_available"]
 
 _REAL_CACHE: "OrderedDict[str, np.ndarray]" = OrderedDict()
 
@@ -88,35 +88,3 @@ def quick_fid(real: np.ndarray, fake: np.ndarray, n: int | None = 500, seed: int
     k, s = kid(r, f, subsets=50, subset_size=min(len(r), len(f), 1000), seed=seed)
     return {"fid": fid_from_features(r, f), "kid": k, "kid_std": s, "n_real": len(r), "n_fake": len(f),
             "seconds": time.perf_counter() - t0}
-
-
-class PeriodicEvaluator:
-    """Scores generated batches against a fixed real sample; the real features are computed once.
-
-    ``evaluator(fake_uint8)`` → ``{"kid", "kid_std", "fid", "diversity", "diversity_real",
-    "diversity_ratio", "n", "seconds"}`` (diversity in Inception space; ratio ≪ 1: mode collapse).
-    """
-
-    def __init__(self, real: np.ndarray, n: int = 500, seed: int = 0, inception: str | None = None,
-                 precision: str = "fp32", batch_size: int = 32, kid_subsets: int = 50):
-        self.real = _subset(real, n, seed)
-        self.n, self.seed, self.inception = n, seed, inception
-        self.precision, self.batch_size, self.kid_subsets = precision, batch_size, kid_subsets
-        self._real_feats: np.ndarray | None = None
-        self._real_div: float | None = None
-
-    def real_features(self) -> np.ndarray:
-        if self._real_feats is None:
-            self._real_feats = _features(self.real, self.inception, self.precision, self.batch_size)
-            self._real_div = mean_pairwise_distance(self._real_feats, seed=self.seed)
-        return self._real_feats
-
-    def __call__(self, fake: np.ndarray) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        r = self.real_features()
-        f = _features(_subset(fake, self.n, self.seed + 1), self.inception, self.precision, self.batch_size)
-        k, s = kid(r, f, subsets=self.kid_subsets, subset_size=min(len(r), len(f), 1000), seed=self.seed)
-        d = mean_pairwise_distance(f, seed=self.seed)
-        return {"kid": k, "kid_std": s, "fid": fid_from_features(r, f), "diversity": d,
-                "diversity_real": self._real_div, "diversity_ratio": d / self._real_div if self._real_div else None,
-                "n": len(f), "seconds": time.perf_counter() - t0}

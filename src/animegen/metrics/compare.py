@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from animegen import runs
 from animegen.errors import AnimegenError
 from animegen.fsutil import read_text_limited
 
@@ -48,24 +49,6 @@ def _read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise AnimegenError(f"{path}: expected a JSON object")
     return data
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    out: list[dict] = []
-    if not path.is_file():
-        return out
-    try:
-        text = read_text_limited(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnimegenError(f"{path}: not readable ({exc})") from None
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn last line from a crash
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
 
 
 def _num(x: Any) -> float | None:
@@ -139,8 +122,8 @@ def collect(target: str | Path) -> dict[str, Any]:
     else:
         run_dir, mfile = p.parent, p
     metrics = _read_json(mfile) if mfile.is_file() else {}
-    config = _read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
-    records = _read_jsonl(run_dir / "metrics.jsonl")
+    config = _read_json(run_dir / runs.CONFIG) if (run_dir / runs.CONFIG).is_file() else {}
+    records = runs.read_metrics(run_dir)
     if not metrics and not records:
         raise AnimegenError(
             f"{p}: found neither metrics.json (run `animegen evaluate CKPT --out {run_dir}/metrics.json`) "

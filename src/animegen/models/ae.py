@@ -105,8 +105,19 @@ class EncoderDecoderModel(GenerativeModel):
         self.prior_count.fill_(fit.count)
         return fit
 
+    @torch.no_grad()
+    @in_eval_mode
     def prepare_export(self, batches, averaged: bool) -> None:
-        self.fit_prior(batches())
+        """Fit the prior to the training codes; with fewer than 2 training images there is no covariance to
+        fit, so the checkpoint carries none (``prior_count`` 0: sampling uses N(0, I))."""
+        codes = encode_all(self.encode, batches())  # [N, z]
+        if codes.shape[0] < 2:
+            self.prior_count.zero_()
+            return
+        fit = fit_gaussian(codes)
+        self.prior_mean.copy_(fit.mean)
+        self.prior_scale_tril.copy_(fit.scale_tril)
+        self.prior_count.fill_(fit.count)
 
     def _encoder_outputs(self) -> int:
         return self.config.latent_dim
@@ -133,6 +144,7 @@ class EncoderDecoderModel(GenerativeModel):
 
 class AE(EncoderDecoderModel):
     family = "ae"
+    best_metric = "val/recon_per_image"
     config_cls = AEConfig
     prefers_fitted_prior = True  # no prior of its own: N(0, I) falls into the holes between codes
 

@@ -90,6 +90,9 @@ class GenerativeModel(nn.Module):
     optional_state: ClassVar[tuple[str, ...]] = ()
     """``state_dict`` keys added after checkpoints already existed (e.g. a fitted prior); a checkpoint
     without them loads, keeping the freshly built values."""
+    best_metric: ClassVar[str | None] = None
+    """The logged scalar (lower is better) that picks a run's ``best.safetensors``, e.g. ``"val/nelbo_per_image"``
+    (``val/<key>`` of :meth:`eval_step`). None: no ``best`` checkpoint (GAN losses do not measure sample quality)."""
     has_encoder: ClassVar[bool] = False
     is_adversarial: ClassVar[bool] = False
     prefers_fitted_prior: ClassVar[bool] = False
@@ -188,5 +191,5 @@ class GenerativeModel(nn.Module):
 
     @torch.no_grad()
     def eval_step(self, batch: Tensor) -> dict[str, Tensor]:
-        """Validation scalars on a held-out batch (lower is better for the first key); may be empty."""
+        """Validation scalars on a held-out batch (lower is better); may be empty. ``best_metric`` names one."""
         return {}

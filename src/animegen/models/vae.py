@@ -69,6 +69,7 @@ class VAEConfig:
 
 class VAE(EncoderDecoderModel):
     family = "vae"
+    best_metric = "val/nelbo_per_image"
     config_cls = VAEConfig
 
     def __init__(self, config: VAEConfig, spec):

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from animegen import __version__
-from animegen.checkpoint import FORMAT, FORMAT_VERSION, read_header, read_tensors, save_tensors
+from animegen.checkpoint import FORMAT, FORMAT_VERSION, check_finite, read_header, read_tensors, save_tensors
 from animegen.errors import CheckpointError
 
 STATE_FORMAT = FORMAT + "-train-state"
@@ -172,5 +172,6 @@ def load_state(path: str | os.PathLike) -> TrainState:
     if header.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: this is an exported model, not a resumable training state")
     tensors = read_tensors(path)
+    check_finite(path, tensors)  # the trainer never saves non-finite values: such a file was edited or damaged
     meta = {k: v for k, v in header.items() if k not in ("format", "format_version", "animegen_version")}
     return TrainState(tensors, meta)

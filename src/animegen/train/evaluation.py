@@ -1,0 +1,77 @@
+"""Periodic evaluation of a run (``train.eval_every``): validation scalars of the exported (EMA) weights,
+the diversity of the fixed-noise samples against the real images', and the ``best`` checkpoint.
+
+The ``best`` checkpoint follows the metric the model family names in ``GenerativeModel.best_metric``
+(``val/nelbo_per_image`` for the VAE, ``val/recon_per_image`` for the AE; lower is better). GAN families
+name none: their losses do not measure sample quality, so they get no ``best.safetensors``. No
+Inception-based metric (KID/FID) runs during training: on a CPU one check costs more than many steps;
+run ``animegen evaluate`` on a checkpoint instead.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from animegen import runs
+from animegen.train import outputs
+from animegen.train.data import fixed_batches
+from animegen.train.export import export, rng_fork
+from animegen.train.health import collapse_warning, diversity
+
+if TYPE_CHECKING:
+    from animegen.train.trainer import Trainer
+
+VAL_MAX_IMAGES = 512
+DIVERSITY_IMAGES = 64
+
+
+def validation_scalars(tr: Trainer) -> dict[str, float]:
+    """Mean ``eval_step`` scalars of the EMA weights over (up to VAL_MAX_IMAGES of) the validation images."""
+    model = tr.model
+    sums: dict[str, float] = {}
+    count = 0
+    with tr.ema.swapped(model):
+        was = model.training
+        model.eval()
+        try:
+            for batch in fixed_batches(tr.loader, tr.val_idx[:VAL_MAX_IMAGES], tr.tc.batch_size):
+                with torch.no_grad(), tr.ctx.autocast():
+                    out = model.eval_step(batch)
+                for k, v in out.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * batch.shape[0]
+                count += batch.shape[0]
+        finally:
+            model.train(was)
+    return {k: v / count for k, v in sums.items()} if count else {}
+
+
+def evaluate(tr: Trainer) -> None:
+    """Log ``val/*`` and ``health/*`` scalars for the current step; export ``best`` when it improved."""
+    if not tr.is_main or tr.last_eval_step == tr.step:
+        return
+    tr.last_eval_step = tr.step
+    scalars: dict[str, float] = {}
+    with rng_fork(tr.device):
+        if len(tr.val_idx):
+            val = validation_scalars(tr)
+            if val:
+                tr.last_val = val
+                scalars.update({f"val/{k}": v for k, v in val.items()})
+        gen = outputs.generate(tr.model, tr.fixed_z[:DIVERSITY_IMAGES])
+    div = diversity(gen)
+    scalars["health/diversity"] = div
+    if tr.real_diversity:
+        scalars["health/diversity_ratio"] = div / tr.real_diversity
+        warmup = min(max(200, tr.tc.steps // 10), tr.tc.steps)  # early samples are not diverse yet
+        msg = collapse_warning(tr.step, div, tr.real_diversity) if tr.step >= warmup else None
+        if msg and tr.model.is_adversarial:
+            tr.say(msg, True)
+            scalars["health/collapse_warning"] = 1.0
+    tr.logger.log(tr.step, scalars)
+    metric = type(tr.model).best_metric
+    value = scalars.get(metric) if metric else None
+    if value is not None and math.isfinite(value) and (tr.best is None or value < tr.best["value"]):
+        tr.best = {"metric": metric, "value": value, "step": tr.step}
+        export(tr, runs.BEST)

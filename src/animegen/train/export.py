@@ -1,0 +1,125 @@
+"""What a run writes outside the training loop: sample grids, exported models, the resumable state.
+
+Every export is prepared once per step for all the names it is written under: EMA weights swapped in,
+their BatchNorm statistics re-estimated, then ``model.prepare_export`` (the AE/VAE fit their latent
+prior). :func:`save_crash_state` is the last resort of a run that fails after it trained: it writes the
+newest consistent state, so the run can be resumed once the cause is fixed.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from animegen import runs
+from animegen.train import outputs
+from animegen.train.context import Divergence
+from animegen.train.data import fixed_batches
+from animegen.train.ema import recalibrate_batchnorm
+from animegen.train.snapshot import capture
+from animegen.train.state import TrainState, save_state
+
+if TYPE_CHECKING:
+    from animegen.train.trainer import Trainer
+
+EMA_BN_BATCHES = 16  # batches of prior samples that re-estimate BatchNorm statistics for EMA weights
+EXPORT_FIT_IMAGES = 4096  # training images handed to model.prepare_export (the AE/VAE fitted prior)
+
+
+def rng_fork(device: torch.device):
+    """Side work (samples, evaluation, exports) must not move the training RNG: fork it, restore it after."""
+    if device.type in ("cuda", "mps"):
+        return torch.random.fork_rng(devices=[device.index or 0], device_type=device.type)
+    return torch.random.fork_rng(devices=[])
+
+
+def refresh_ema_batchnorm(tr: Trainer) -> None:
+    """With the EMA swapped in: BatchNorm statistics for the averaged weights (see animegen.train.ema)."""
+    model = tr.model
+    if not tr.ema.has_batchnorm(model) or model.ema_module is None:
+        return
+    z = model.sample_latent(EMA_BN_BATCHES * tr.tc.batch_size, generator=torch.Generator().manual_seed(tr.tc.seed + 1))
+    chunks = iter(z.split(tr.tc.batch_size))
+    with tr.ctx.autocast():
+        recalibrate_batchnorm(getattr(model, model.ema_module), lambda: model.decode(next(chunks)), EMA_BN_BATCHES)
+
+
+def write_samples(tr: Trainer) -> None:
+    """The fixed-noise sample grid (EMA weights) and, for models with an encoder, the reconstruction grid."""
+    if not tr.is_main or tr.tc.n_sample_grid <= 0 or tr.last_sample_step == tr.step:
+        return
+    tr.last_sample_step = tr.step
+    name = outputs.step_name(tr.step, "png")
+    with rng_fork(tr.device), tr.ema.swapped(tr.model):
+        refresh_ema_batchnorm(tr)
+        imgs = outputs.generate(tr.model, tr.fixed_z[: tr.tc.n_sample_grid])  # [n, C, H, W]
+        outputs.save_sample_grid(imgs, tr.run_dir / runs.SAMPLES / name)
+        if tr.model.has_encoder and len(tr.recon_idx):
+            real = next(fixed_batches(tr.loader, tr.recon_idx, len(tr.recon_idx)))
+            outputs.save_recon_grid(real, outputs.reconstruct(tr.model, real), tr.run_dir / runs.RECON / name)
+
+
+def export(tr: Trainer, *names: str) -> None:
+    """Write the exported model under each of ``names`` (``step-N``/``last``/``best``/``final.safetensors``),
+    prepared once for all of them."""
+    model = tr.model
+    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
+    with rng_fork(tr.device), tr.ema.swapped(model):  # the exported weights, in place for prepare_export
+        refresh_ema_batchnorm(tr)
+        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled)
+        state = model.state_dict()
+        for name in names:
+            kind = "step" if name.startswith("step-") else name.split(".")[0]
+            extra = {"run": tr.run_dir.name, "kind": kind, "ema": tr.ema.enabled,
+                     "ema_decay": tr.tc.ema_decay if tr.ema.enabled else 0.0, "precision": tr.precision,
+                     "data_source": tr.cfg.data.source, "data_fingerprint": tr.data.fingerprint,
+                     "val": tr.last_val, "best": tr.best}
+            outputs.export_checkpoint(tr.run_dir / name, model, state, tr.step, tr.loader.state.epoch, extra)
+
+
+def weights_finite(tr: Trainer) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tr.model.state_dict().values() if t.is_floating_point())
+
+
+def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
+    """Write exported model(s) and the resumable state for the current step (``kind``: step/last/final).
+
+    The resumable state is written first: an export that fails never costs the run its progress."""
+    if not weights_finite(tr):  # identical on every rank, so every rank raises
+        raise Divergence(tr.step, "-", float("nan"), float("nan"), "non-finite weights")
+    if state is None:
+        state = capture(tr)
+    if not tr.is_main:
+        return
+    save_state(tr.run_dir / runs.STATE, state)
+    tr.last_ckpt_step = tr.step
+    names = [runs.LAST]
+    if kind == "step":
+        names.insert(0, outputs.step_name(tr.step, "safetensors"))
+    if kind == "final":
+        names.append(runs.FINAL)
+    export(tr, *names)
+    if kind == "step":
+        outputs.rotate_step_checkpoints(tr.run_dir, tr.tc.keep_checkpoints)
+
+
+def save_crash_state(tr: Trainer, step_complete: bool) -> int | None:
+    """After an exception: write the newest consistent state that is newer than the saved one.
+
+    ``step_complete``: the exception came between steps (evaluation, export…), so the live state is
+    consistent; otherwise (inside ``train_step``, some optimizers may have stepped) the in-memory snapshot
+    is used. Under data parallelism only the snapshot is used (capturing is collective; the other ranks
+    may be gone). Returns the saved step, or None when nothing newer than the file on disk exists.
+    """
+    if not tr.is_main or tr.run_dir is None:
+        return None
+    state = None
+    if step_complete and not tr.dist.enabled and weights_finite(tr):
+        state = capture(tr)
+    elif tr.snapshot is not None:
+        state = tr.snapshot
+    if state is None or state.step <= tr.last_ckpt_step:  # (-1 before any save: a step-0 snapshot counts)
+        return None
+    save_state(tr.run_dir / runs.STATE, state)
+    tr.last_ckpt_step = state.step
+    return state.step

@@ -1,0 +1,64 @@
+"""What a run starts from: the config (a recipe, or a run folder's ``config.json`` under ``--resume``),
+its dry-run variant, and the images."""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from animegen import runs
+from animegen.config import RunConfig
+from animegen.data.sources import ImageSet
+from animegen.errors import ConfigError, DataError
+from animegen.train import distributed as D
+
+if TYPE_CHECKING:
+    from animegen.train.trainer import Trainer
+
+DRY_RUN_IMAGES = 64
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    """The RunConfig saved in a run folder's ``config.json`` (checked: types and bounds)."""
+    try:
+        return runs.read_run_config(run_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot resume: {exc}") from None
+
+
+def dry_run_config(cfg: RunConfig) -> RunConfig:
+    """The smoke-test variant of ``cfg``: 2 steps, tiny batches, every output written once."""
+    cfg = copy.deepcopy(cfg)
+    t = cfg.train
+    t.steps, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0
+    t.batch_size = min(t.batch_size, 8)
+    t.log_every = t.sample_every = t.checkpoint_every = t.eval_every = 2
+    t.n_sample_grid = min(t.n_sample_grid, 16)
+    m = re.fullmatch(r"synth:(\d+)(.*)", cfg.data.source.strip())
+    if m:  # don't render 20,000 synthetic faces for a smoke test
+        cfg.data.source = f"synth:{min(int(m.group(1)), DRY_RUN_IMAGES)}{m.group(2)}"
+    return cfg
+
+
+def load_data(tr: Trainer) -> ImageSet:
+    """The training images: the ImageSet passed to train(), else ``cfg.data.source`` (rank 0 prepares it first)."""
+    cfg = tr.cfg
+    if tr.data_arg is not None:
+        ds = tr.data_arg
+        if ds.size != cfg.data.size or ds.channels != cfg.data.channels:
+            raise DataError(f"the given images are {ds.size} px × {ds.channels} channels but the config says "
+                            f"data.size={cfg.data.size}, data.channels={cfg.data.channels}")
+    else:
+        from animegen.data.sources import open_source
+
+        if not tr.is_main:
+            D.barrier(tr.dist)  # rank 0 prepares/caches the data first
+        ds = open_source(cfg.data.source, size=cfg.data.size, channels=cfg.data.channels,
+                         quiet=not tr.is_main)
+        if tr.is_main:
+            D.barrier(tr.dist)
+    if tr.dry_run and len(ds) > DRY_RUN_IMAGES:
+        vm = ds.val_mask[:DRY_RUN_IMAGES] if ds.val_mask is not None else None
+        ds = ImageSet(ds.images[:DRY_RUN_IMAGES], ds.name, ds.fingerprint, None, vm, ds.meta)
+    return ds
