@@ -319,3 +319,18 @@ def test_cli_grid(tmp_path):
     from PIL import Image
 
     assert Image.open(path).size == (2 * 32 + 3 * 2, 2 * 32 + 3 * 2)
+
+
+def test_a_synth_folder_is_a_data_source_with_its_labels(tmp_path):
+    """`animegen synth --out DIR` then `--data DIR`: the same faces and labels as synth:N:SEED."""
+    from animegen.data.sources import open_source
+    from animegen.data.synthetic import write_dataset
+
+    write_dataset(tmp_path / "faces", n=6, size=32, seed=3)
+    ds = open_source(str(tmp_path / "faces"))
+    ref = open_source("synth:6:3", size=32)
+    assert ds.images.shape == (6, 32, 32, 3) and np.array_equal(ds.images, ref.images)
+    assert ds.labels is not None and np.array_equal(ds.labels["hair_hue"], ref.labels["hair_hue"])
+    (tmp_path / "faces" / "000005.png").unlink()  # no longer what synth wrote: read as plain images
+    plain = open_source(str(tmp_path / "faces"), quiet=True)
+    assert len(plain) == 5 and plain.labels is None

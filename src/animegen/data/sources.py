@@ -43,7 +43,12 @@ def open_source(spec: str, size: int | None = None, channels: int | None = None,
         path = Path(spec).expanduser()
         if not path.exists():
             raise DataError(f"data source not found: {spec} (expected a folder, archive, synth:N or mnist:DIR)")
-        if path.is_dir() and (path / "manifest.json").is_file():
+        from animegen.data.synthetic import is_synth_dir, open_synth_dir
+
+        synth = open_synth_dir(path) if path.is_dir() else None
+        if synth is not None:  # a folder `animegen synth` wrote: its faces, with their labels
+            ds = synth
+        elif path.is_dir() and (path / "manifest.json").is_file() and not is_synth_dir(path):
             from animegen.data.prepared import load_prepared
 
             ds = load_prepared(path)

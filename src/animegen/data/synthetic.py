@@ -22,12 +22,15 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from animegen.data import synth_draw as D
 from animegen.errors import DataError
+
+if TYPE_CHECKING:
+    from animegen.data.imageset import ImageSet
 
 GENERATOR_VERSION = "1.1"
 """Bump whenever the pictures or the attribute sampling change (it is part of fingerprints and caches)."""
@@ -390,6 +393,28 @@ def _synth_manifest(path: Path) -> dict[str, Any] | None:
 
 def is_synth_dir(path: Path) -> bool:
     return _synth_manifest(path) is not None
+
+
+def open_synth_dir(path: str | os.PathLike) -> ImageSet | None:
+    """A folder written by ``animegen synth`` as the faces (with labels) it was rendered from, or ``None`` when
+    it cannot be: another generator version, or PNGs missing (then it is read as a plain image folder).
+
+    Its PNGs are lossless copies of ``synth:COUNT:SEED`` at the manifest's size, so they are re-rendered (or
+    taken from the render cache) rather than decoded; labels come with them.
+    """
+    root = Path(path)
+    m = _synth_manifest(root)
+    if m is None or m.get("generator_version") != GENERATOR_VERSION:
+        return None
+    try:
+        count, seed, size = int(m["count"]), int(m["seed"]), int(m["size"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if count < 1 or not all((root / png_name(i)).is_file() for i in range(count)):
+        return None
+    ds = open_synthetic(f"{count}:{seed}{':correlate' if m.get('correlate') else ''}", size=size)
+    ds.name = str(root)
+    return ds
 
 
 def owned_files(path: str | os.PathLike) -> set[str]:
