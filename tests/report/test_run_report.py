@@ -20,7 +20,7 @@ from animegen.report.rundata import RunData
 from animegen.train import train
 
 RUN_SECTIONS = ["samples", "loss-curves", "training-health", "samples-over-training", "reconstructions",
-                "latent-interpolation", "metrics", "run-facts", "config"]
+                "latent-interpolation", "blend", "perturbation", "latent-statistics", "metrics", "run-facts", "config"]
 TINY = ["data.size=32", "train.steps=6", "train.batch_size=8", "train.threads=1", "train.log_every=2",
         "train.sample_every=2", "train.eval_every=2", "train.checkpoint_every=6", "train.ema_decay=0"]
 
@@ -44,8 +44,9 @@ def test_vae_report_has_every_section_and_valid_content(runs):
     assert_sections_filled(text)
     assert_self_contained(text)
     images = decoded_images(text)
-    # fitted prior + N(0, I) samples, curves, health, grids over training, reconstructions, the GIF
-    assert len(images) == 7
+    # fitted prior + N(0, I) samples, curves, health, grids over training, reconstructions, the GIF,
+    # the blend row, random and PCA perturbation grids
+    assert len(images) == 10
     gif = [im for im in images if im.format == "GIF"]
     assert len(gif) == 1 and gif[0].n_frames == 4 * 16  # four latents, 16 frames between each pair
     assert assert_numbers_finite(text) >= 10
@@ -57,6 +58,8 @@ def test_gan_report_skips_what_does_not_apply(runs):
     ids = section_ids(text)
     assert "reconstructions" not in ids  # no encoder
     assert ids[0] == "samples" and "loss-curves" in ids and "latent-interpolation" in ids
+    assert "blend" in ids and "perturbation" in ids  # from prior samples; GANSpace axes
+    assert "latent-statistics" not in ids  # no encoder: no codes of data
     assert_sections_filled(text)
     decoded_images(text)
     assert "loss_d" in text and "loss_g" in text

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from animegen.progress import info
+from animegen.report import latent_sections as L
 from animegen.report import sections as S
 from animegen.report.html import Page, Section
 from animegen.report.rundata import RunData
@@ -23,6 +24,9 @@ SECTIONS: list[SectionFn] = [
     S.over_training,
     S.reconstructions,
     S.interpolation,
+    L.blend_row,
+    L.perturbation,
+    L.latent_statistics,
     S.metrics,
     S.facts,
     S.config,

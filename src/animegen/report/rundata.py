@@ -1,7 +1,6 @@
 """Everything a report reads from one run folder, loaded once: config, metric log, evaluation, grids, model."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -9,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from animegen.errors import AnimegenError
-from animegen.runs import read_metrics
+from animegen.runs import BEST, CONFIG, FINAL, LAST, METRICS, read_metrics
 
 STEP_FILE = re.compile(r"^step-(\d+)\.png$")
-CHECKPOINTS = ("final.safetensors", "last.safetensors", "best.safetensors")
+CHECKPOINTS = (FINAL, LAST, BEST)
+FACES = 256
+"""Training faces a report loads for the sections that need some (interpolation, blend, perturbation, latent stats)."""
 
 
 class NotARunFolder(AnimegenError):
@@ -20,9 +21,11 @@ class NotARunFolder(AnimegenError):
 
 
 def _read_json(path: Path) -> dict | None:
+    from animegen.fsutil import read_json_limited
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = read_json_limited(path)
+    except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -46,14 +49,15 @@ class RunData:
     sections: dict = field(default_factory=dict, repr=False)
     """Sections already drawn for this run, by section function (a demo page and the run's report share them)."""
     _model: Any = field(default=None, repr=False)
+    _faces_tried: bool = field(default=False, repr=False)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunData:
         path = Path(run_dir)
         if not path.is_dir():
             raise NotARunFolder(f"{path} is not a folder; pass a run folder (e.g. runs/vae-1)")
-        config = _read_json(path / "config.json")
-        if config is None or not (path / "metrics.jsonl").is_file():
+        config = _read_json(path / CONFIG)
+        if config is None or not (path / METRICS).is_file():
             raise NotARunFolder(f"{path} is not an animegen run folder (no readable config.json and metrics.jsonl)")
         return cls(path=path, config=config, records=read_metrics(path), evaluation=_read_json(path / "metrics.json"))
 
@@ -114,3 +118,24 @@ class RunData:
 
             self._model = load_model(self.checkpoint)
         return self._model
+
+    def faces(self):
+        """Up to :data:`FACES` training faces ``[N, C, H, W]`` in [-1, 1]: the caller's ``real_images``, else read
+        from the run's data source (a fixed random subset); None when the source is not readable here."""
+        if self.real_images is None and not self._faces_tried:
+            self._faces_tried = True
+            data = self.config.get("data") or {}
+            try:
+                import numpy as np
+                import torch
+
+                from animegen.data.sources import open_source
+                from animegen.imaging import to_tensor
+
+                ds = open_source(str(data["source"]), size=int(data["size"]), channels=int(data["channels"]),
+                                 quiet=True)
+                idx = np.sort(torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:FACES].numpy())
+                self.real_images = to_tensor(np.asarray(ds.images[idx]))  # [N, C, H, W]
+            except (AnimegenError, OSError, KeyError, TypeError, ValueError):
+                return None
+        return self.real_images
