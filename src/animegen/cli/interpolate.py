@@ -41,7 +41,7 @@ def interpolate_command(
     nrow: int | None = typer.Option(None, "--nrow", help="Frames per row of a PNG strip (default: all in one row, "
                                        "at most 16)."),
 ) -> None:
-    """Decode a latent path A → [via…] → B into frames; prints what it wrote."""
+    """Decode a latent path A → (via points) → B into frames; prints what it wrote."""
     from animegen.cli import latent_io as io
     from animegen.latent.interpolate import interpolate
 
