@@ -14,6 +14,16 @@ Likelihoods (``likelihood``):
   balances reconstruction against KL (seed article 001: "set the observation std as a hyperparameter";
   a smaller σ = sharper reconstructions, a less regular latent space). ``learn_obs_std`` learns one
   shared log σ by gradient descent (σ-VAE, Rybkin et al. 2021), which converges to σ² = MSE.
+  ``calibrate_obs_std`` sets σ analytically instead: σ² = the mean squared error of the current batch
+  (detached), the maximiser of the Gaussian likelihood over a shared σ (Rybkin et al. 2021, §3 "optimal
+  σ", eq. 5). With it recon = D/2 · (1 + log 2π σ²), so the reconstruction term weighs each image by
+  1/(2σ²) where σ is the model's own error, and the KL can no longer be drowned by a σ far below it (seed
+  001's balance, with no hand-set factor on the KL). The σ is **shared** by all pixels and all images of
+  the batch, not per image: a per-image σ lets the model pay for a badly reconstructed (e.g. unusually
+  coloured) face by raising that face's σ, i.e. it down-weights exactly the rare hair and eye colours;
+  a shared σ keeps one exchange rate between nats of KL and squared error for every face. A running
+  mean of it (``obs_std_momentum``) is kept in the ``log_obs_std`` buffer for validation (a fixed σ, so
+  the validation ELBO is a true bound), logging (``obs_std``) and ``sample --observation``.
 * ``bernoulli``: the decoder outputs logits; targets are (x + 1) / 2 (MNIST; pytorch/examples VAE).
 
 Logged (all with the sign they carry in their name, per image = summed over pixels / latent dims):
@@ -32,6 +42,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from animegen.errors import ConfigError
 from animegen.models import losses
 from animegen.models.ae import EncoderDecoderModel, in_eval_mode
 from animegen.models.base import StepContext
@@ -57,6 +68,16 @@ class VAEConfig:
     """Gaussian observation std σ in [-1, 1] pixel units (0.1 ≈ 13 grey levels); the initial value if learned."""
     learn_obs_std: bool = False
     """Learn one shared log σ with the other parameters (σ-VAE)."""
+    calibrate_obs_std: bool = False
+    """Set σ² to the batch's mean squared error at every step (analytic σ-VAE, Rybkin et al. 2021); ``obs_std``
+    is then only the starting value of the running σ used for validation and ``--observation`` sampling."""
+    obs_std_momentum: float = 0.99
+    """Running-σ update with ``calibrate_obs_std``: σ²_run ← m·σ²_run + (1 − m)·MSE_batch."""
+    min_obs_std: float = 1e-3
+    """Lower bound on σ (learned or calibrated), so a perfectly reconstructed batch cannot send log σ to −∞."""
+    input_noise: float = 0.0
+    """Std of Gaussian noise added to the encoder's input only while training (a denoising VAE; Vincent et al.
+    2008 for autoencoders, Im et al. 2017 for VAEs); the decoder still reconstructs the clean image. 0: off."""
     beta: float = 1.0
     """Weight of the KL term (β-VAE); 1 is the ELBO."""
     kl_warmup_steps: int = 0
@@ -67,13 +88,31 @@ class VAEConfig:
     """Decoupled weight decay (AdamW)."""
 
 
+def validate_vae_config(c) -> None:
+    """One-line :class:`ConfigError` for VAE settings that cannot train (checked when the model is built, i.e.
+    before the first step)."""
+    if c.obs_std <= 0:
+        raise ConfigError(f"model.obs_std must be > 0 (the Gaussian observation std), got {c.obs_std}")
+    if c.min_obs_std <= 0:
+        raise ConfigError(f"model.min_obs_std must be > 0, got {c.min_obs_std}")
+    if c.beta < 0:
+        raise ConfigError(f"model.beta must be >= 0 (the KL weight), got {c.beta}")
+    if c.kl_warmup_steps < 0:
+        raise ConfigError(f"model.kl_warmup_steps must be >= 0, got {c.kl_warmup_steps}")
+    if c.learn_obs_std and c.calibrate_obs_std:
+        raise ConfigError("model.learn_obs_std and model.calibrate_obs_std both set σ; choose one")
+    if not 0 <= c.obs_std_momentum < 1:
+        raise ConfigError(f"model.obs_std_momentum must be in [0, 1), got {c.obs_std_momentum}")
+    if c.input_noise < 0:
+        raise ConfigError(f"model.input_noise must be >= 0 (a noise std), got {c.input_noise}")
+
+
 class VAE(EncoderDecoderModel):
     family = "vae"
     config_cls = VAEConfig
 
     def __init__(self, config: VAEConfig, spec):
-        if config.obs_std <= 0:
-            raise ValueError(f"obs_std must be > 0, got {config.obs_std}")
+        validate_vae_config(config)
         super().__init__(config, spec)
         log_std = torch.tensor(math.log(config.obs_std))
         if config.learn_obs_std:
@@ -98,27 +137,46 @@ class VAE(EncoderDecoderModel):
         return self.posterior(x)[0]  # posterior mean [B, latent_dim]
 
     def _log_std(self) -> Tensor:
-        return self.log_obs_std.float().clamp(min=math.log(1e-3))
+        return self.log_obs_std.float().clamp(min=math.log(self.config.min_obs_std))
 
-    def recon_nll(self, x: Tensor, out: Tensor) -> Tensor:
-        """−log p(x | z) per image ``[B]`` for decoder output ``out`` (mean or logits)."""
+    def _batch_log_std(self, x: Tensor, out: Tensor) -> Tensor:
+        """The calibrated σ for this batch (Rybkin et al. 2021, eq. 5): log √(mean (x − x̂)²), detached, floored;
+        also moves the running σ kept in ``log_obs_std``."""
+        mse = (x - out).detach().pow(2).mean()  # one σ shared by all pixels and images of the batch
+        var = mse.clamp(min=self.config.min_obs_std ** 2)
+        m = self.config.obs_std_momentum
+        run = m * torch.exp(2.0 * self.log_obs_std.float()) + (1.0 - m) * var
+        self.log_obs_std.copy_((0.5 * run.log()).to(self.log_obs_std.dtype))
+        return 0.5 * var.log()
+
+    def recon_nll(self, x: Tensor, out: Tensor, log_std: Tensor | None = None) -> Tensor:
+        """−log p(x | z) per image ``[B]`` for decoder output ``out`` (mean or logits); ``log_std`` overrides σ."""
         if self.outputs_logits:
             return losses.bernoulli_nll(x, out)  # Kingma & Welling 2014, App. C.1
-        return losses.gaussian_nll(x, out, self._log_std())  # Kingma & Welling 2014, App. C.2
+        return losses.gaussian_nll(x, out, self._log_std() if log_std is None else log_std)  # K&W 2014, App. C.2
 
     def _terms(self, x: Tensor, ctx: StepContext | None, eps: Tensor | None = None) -> dict[str, Tensor]:
+        noisy = x
+        if ctx is not None and self.config.input_noise > 0:  # denoising: corrupt the encoder's input only
+            noisy = x + self.config.input_noise * torch.randn_like(x)  # [B, C, H, W]
         with ctx.autocast() if ctx is not None else contextlib.nullcontext():
-            mu, logvar = self.posterior(x)  # [B, latent] each
+            mu, logvar = self.posterior(noisy)  # [B, latent] each
             if eps is None:
                 eps = torch.randn_like(mu)
             z = mu + torch.exp(0.5 * logvar) * eps  # reparameterisation (Kingma & Welling 2014, §2.4)
             out = self.decoder(z).float()  # [B, C, H, W]
         x = x.float()
-        recon = self.recon_nll(x, out)  # [B]
+        log_std = None
+        if ctx is not None and self.config.calibrate_obs_std and not self.outputs_logits:
+            log_std = self._batch_log_std(x, out)  # σ² = batch MSE (Rybkin et al. 2021)
+        recon = self.recon_nll(x, out, log_std)  # [B]
         kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
         mean = torch.sigmoid(out) * 2 - 1 if self.outputs_logits else out
         mse = losses.squared_error_per_image(x, mean) / self.num_pixels  # [B]
-        return {"recon": recon, "kl": kl, "mse": mse}
+        out_t = {"recon": recon, "kl": kl, "mse": mse}
+        if log_std is not None:
+            out_t["log_std"] = log_std  # the calibrated σ this batch used (0-d)
+        return out_t
 
     def _scalars(self, t: dict[str, Tensor]) -> dict[str, Tensor]:
         d = self.num_pixels
@@ -134,7 +192,7 @@ class VAE(EncoderDecoderModel):
             "bits_per_dim": bpd,
         }
         if not self.outputs_logits:
-            out["obs_std"] = self._log_std().exp().detach()
+            out["obs_std"] = t.get("log_std", self._log_std()).exp().detach()
         return out
 
     def train_step(self, batch: Tensor, ctx: StepContext) -> dict[str, Tensor]:
