@@ -8,8 +8,7 @@ import torch
 
 from animegen.config import resolve_run_config
 from animegen.errors import ConfigError
-from animegen.models import DataSpec, SimpleContext
-from animegen.models import losses
+from animegen.models import DataSpec, SimpleContext, losses
 from animegen.models.vae import VAE, VAEConfig
 
 SPEC = DataSpec(3, 16)

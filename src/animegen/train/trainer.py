@@ -104,7 +104,7 @@ def dry_run_config(cfg: RunConfig) -> RunConfig:
     """The smoke-test variant of ``cfg``: 2 steps, tiny batches, every output written once."""
     cfg = copy.deepcopy(cfg)
     t = cfg.train
-    t.steps, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0
+    t.steps, t.epochs, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0, 0.0
     t.batch_size = min(t.batch_size, 8)
     t.log_every = t.sample_every = t.checkpoint_every = t.eval_every = 2
     t.n_sample_grid = min(t.n_sample_grid, 16)
@@ -231,6 +231,8 @@ class Trainer:
         t = self.tc
         if t.steps < 0:
             raise ConfigError("train.steps must be ≥ 0")
+        if t.epochs < 0:
+            raise ConfigError("train.epochs must be ≥ 0 (0: use train.steps)")
         if t.batch_size < 1:
             raise ConfigError("train.batch_size must be ≥ 1")
         if not 0 < t.rollback_lr_factor <= 1:
@@ -303,7 +305,10 @@ class Trainer:
         self.ema = EMA(model, model.ema_module, tc.ema_decay, tc.ema_start)
 
         self.train_idx, self.val_idx = split_indices(len(ds), cfg.data.val_fraction, cfg.data.seed, ds.val_mask)
+        model.check_training_set(len(self.train_idx))  # e.g. a latent mixture with more components than codes
         self.images_per_step = tc.batch_size * self.batches_per_step
+        if tc.epochs > 0:  # train.epochs replaces train.steps (config.json records both)
+            tc.steps = max(1, math.ceil(tc.epochs * len(self.train_idx) / self.images_per_step))
         self.loader = BatchLoader(ds.images, self.train_idx, self.images_per_step, seed=tc.seed,
                                   hflip=cfg.data.hflip, device=self.device, channels_last=tc.channels_last,
                                   rank=self.dist.rank, world_size=self.dist.world_size)
