@@ -44,6 +44,9 @@ def main() -> None:
     ap.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (repeatable)")
     ap.add_argument("--priors", default="standard,fitted,gmm")
     ap.add_argument("--n", type=int, default=2000, help="generated samples per prior for FID (0: skip FID)")
+    ap.add_argument("--n-real", type=int, default=0, help="held-out faces as the FID reference (0: all of them)")
+    ap.add_argument("--checkpoint", default="final.safetensors",
+                    help="checkpoint name in each run folder (last.safetensors for a run stopped with Ctrl-C)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
@@ -66,7 +69,7 @@ def main() -> None:
     Path(args.results).mkdir(parents=True, exist_ok=True)
     for spec in args.run:
         label, run = spec.split("=", 1)
-        ckpt = Path(run) / "final.safetensors"
+        ckpt = Path(run) / args.checkpoint
         model = animegen.load(ckpt)
         model.eval()
         header = model.checkpoint_header
@@ -92,8 +95,8 @@ def main() -> None:
             save_grid(model.sample(64, torch.Generator().manual_seed(0), prior=prior),
                       Path(args.images) / f"{label}_{prior}.png", nrow=8)
             if args.n:
-                opts = EvalOptions(n=args.n, n_real=None, real_split="val", seed=0, recon=False, detect=False,
-                                   memorisation=False)
+                opts = EvalOptions(n=args.n, n_real=args.n_real or None, real_split="val", seed=0, recon=False,
+                                   detect=False, memorisation=False)
                 t0 = time.process_time()
                 fake = generate(model, args.n, seed=1234, prior=prior)
                 m = evaluate_images(fake, real, opts)
@@ -115,6 +118,8 @@ def main() -> None:
             "code_std_per_dim_mean": float(model.prior_scale_tril.pow(2).sum(1).sqrt().mean()),
             "obs_std": float(model.log_obs_std.exp()) if hasattr(model, "log_obs_std") else None,
             "n_generated": args.n,
+            "n_real": args.n_real or len(held),
+            "checkpoint": args.checkpoint,
             "fid_by_prior": scores,
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),

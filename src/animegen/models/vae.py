@@ -106,10 +106,12 @@ def calibrated_log_std(target: Tensor, pred: Tensor, floor: float = 1e-3) -> Ten
 class MixturePrior(EncoderDecoderModel):
     """Base of the encoder-decoder families with a prior of their own (VAE, VAE-GAN): a Gaussian mixture fitted
     to the training codes at export (:mod:`animegen.latent.gmm`, Ghosh et al. 2020), stored as buffers beside the
-    fitted Gaussian, sampled by ``prior="gmm"``. Checkpoints written before it existed load without it (``optional_state``)."""
+    fitted Gaussian, sampled by ``prior="gmm"``. Checkpoints written before it existed load without it
+    (``optional_state``)."""
 
     MIXTURE_STATE = ("gmm_weights", "gmm_means", "gmm_scale_tril", "gmm_count")
-    optional_state: ClassVar[tuple[str, ...]] = EncoderDecoderModel.optional_state + MIXTURE_STATE  # type: ignore[assignment]
+    optional_state: ClassVar[tuple[str, ...]] = (
+        EncoderDecoderModel.optional_state + MIXTURE_STATE)  # type: ignore[assignment]
     prior_mean: Tensor
     prior_scale_tril: Tensor
     prior_count: Tensor

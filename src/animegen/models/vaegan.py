@@ -200,7 +200,8 @@ class VAEGAN(MixturePrior):
             llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:2 * b])  # [B]
             kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
             (g_z,) = torch.autograd.grad(llike.mean(), z_d, retain_graph=True)  # ∂L_llike/∂z [B, latent]
-            loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()  # encoder: β·L_prior + L_llike (Larsen §2.2)
+            # encoder: β·L_prior + L_llike (Larsen §2.2); the second term is a surrogate with the gradient of L_llike
+            loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()
             grad_norm_enc = ctx.optimize("enc", loss_enc)
             gan = losses.g_loss_nonsaturating(logits_g[b:2 * b]) + losses.g_loss_nonsaturating(logits_g[2 * b:])
             loss_dec = c.gamma * llike.mean() + gan  # decoder: γ·L_llike − L_GAN (non-saturating)
@@ -209,7 +210,8 @@ class VAEGAN(MixturePrior):
             D.requires_grad_(True)
         mse = losses.squared_error_per_image(x.float(), x_rec.detach()) / self.num_pixels  # [B]
         return {
-            "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(), "loss_enc": loss_enc.detach(),
+            "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(),
+            "loss_enc": (c.beta * kl.mean() + llike.mean()).detach(),
             "llike_per_image": llike.mean().detach(), "kl_per_image": kl.mean().detach(),
             "gan_g": gan.detach(), "mse_per_pixel": mse.mean(), **logs,
             "d_real": torch.sigmoid(logits[:b].detach()).mean(), "d_fake": torch.sigmoid(fake.detach()).mean(),
