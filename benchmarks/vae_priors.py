@@ -14,7 +14,7 @@ then score (``--run LABEL=RUN_DIR`` repeats; ``--priors`` are the ``sample --pri
         --priors standard,fitted,gmm --n 2000
 
 Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<label>_recon.png`` (held-out faces
-over their reconstructions) and ``benchmarks/results/vae_priors_<label>.json``. A checkpoint without a fitted
+over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
 mixture (written before ``prior="gmm"`` existed) gets one fitted here on the same ≤ 4,096 training images the
 trainer uses. Metrics:
 
@@ -73,7 +73,8 @@ def main() -> None:
         model = animegen.load(ckpt)
         model.eval()
         header = model.checkpoint_header
-        if model.mixture_prior() is None and hasattr(model, "fit_priors"):
+        priors = [p for p in args.priors.split(",") if p]
+        if "gmm" in priors and model.mixture_prior() is None and hasattr(model, "fit_priors"):
             t0 = time.process_time()
             model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
@@ -89,7 +90,6 @@ def main() -> None:
         mu_all = torch.cat(mus)  # [V, z]
         x16 = to_tensor(held[:16])
         save_grid(torch.cat([x16, model.reconstruct(x16)]), Path(args.images) / f"{label}_recon.png", nrow=16)
-        priors = [p for p in args.priors.split(",") if p]
         scores = {}
         for prior in priors:
             save_grid(model.sample(64, torch.Generator().manual_seed(0), prior=prior),
@@ -124,7 +124,7 @@ def main() -> None:
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),
         }
-        out = Path(args.results) / f"vae_priors_{label}.json"
+        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(priors)}.json"
         out.write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(json.dumps({k: result[k] for k in ("label", "steps", "heldout_mse_per_pixel", "kl_per_image",
                                                  "active_units", "code_std_per_dim_mean")}
