@@ -123,3 +123,18 @@ def test_a_gan_only_option_given_to_a_vae_is_named_as_such(tmp_path, capsys):
                             "--set", "model.d_width=4"], capsys)
     assert code == 1 and "'model.d_width' is a setting of dcgan" in err and "not of vae" in err
     assert err.count("\n") == 1
+
+
+def test_a_run_saved_before_the_mixture_prior_existed_resumes(tmp_path, capsys):
+    from animegen.train.state import load_state, save_state
+
+    run = train("vae", tmp_path, capsys, "train.steps=2")
+    path = run / "train_state.safetensors"
+    st = load_state(path)
+    assert any(k.startswith("model/gmm_") for k in st.tensors)
+    st.tensors = {k: v for k, v in st.tensors.items() if not k.startswith("model/gmm_")}  # an older run's state
+    save_state(path, st)
+    code, _, err = run_cli(["-q", "train", "--resume", str(run), "--set", "train.steps=3"], capsys)
+    assert code == 0, err
+    model = load_model(run / "final.safetensors")
+    assert read_header(run / "final.safetensors")["step"] == 3 and model.mixture_prior() is not None

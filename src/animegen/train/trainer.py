@@ -399,10 +399,16 @@ class Trainer:
     def _apply_state(self, st: TrainState) -> None:
         """Restore a captured state (from disk or the in-memory rollback snapshot)."""
         m = st.meta
+        saved = st.section("model")
+        optional = [k for k in self.model.optional_state if k not in saved]  # state newer than this run (a fitted prior)
         try:
-            self.model.load_state_dict(st.section("model"), strict=True)
+            result = self.model.load_state_dict(saved, strict=not optional)
         except RuntimeError as exc:
             raise CheckpointError(f"the saved weights do not fit the {self.cfg.family} model of this config ({exc})") from None
+        if optional and (result.unexpected_keys or set(result.missing_keys) - set(optional)):
+            raise CheckpointError(f"the saved weights do not fit the {self.cfg.family} model of this config (missing "
+                                  f"{sorted(set(result.missing_keys) - set(optional))[:5]}, unexpected "
+                                  f"{sorted(result.unexpected_keys)[:5]})")
         for name, opt in self.optimizers.items():
             if name not in m["optimizers"]:
                 raise CheckpointError(f"the saved state has no optimizer '{name}'")
