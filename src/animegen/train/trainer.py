@@ -400,7 +400,7 @@ class Trainer:
         """Restore a captured state (from disk or the in-memory rollback snapshot)."""
         m = st.meta
         saved = st.section("model")
-        optional = [k for k in self.model.optional_state if k not in saved]  # state newer than this run (a fitted prior)
+        optional = [k for k in self.model.optional_state if k not in saved]  # newer than this run (a fitted prior)
         try:
             result = self.model.load_state_dict(saved, strict=not optional)
         except RuntimeError as exc:
