@@ -52,6 +52,10 @@ class TrainConfig:
     """Model-agnostic training loop settings (optimizer settings live in the model's config)."""
 
     steps: int = 5000
+    epochs: float = 0.0
+    """Training length in epochs instead of steps; 0: use ``steps``. An epoch is len(train split) / batch_size
+    batches, so when > 0 the run stops at step ceil(epochs · len(train split) / (batch_size · batches per step))
+    (WGAN: a step takes n_critic batches), which replaces ``steps`` (recorded in the run's config.json)."""
     batch_size: int = 64
     max_minutes: float = 0.0
     """Wall-clock budget; 0 means no limit. Training stops cleanly (final checkpoint) when reached."""
@@ -247,12 +251,25 @@ def model_config_class(family: str) -> type:
     return MODELS[family].config_cls
 
 
+def _foreign_model_key(family: str, key: str) -> None:
+    """A ConfigError naming the families that do have ``model.<key>`` (e.g. a GAN-only option given to a VAE)."""
+    from animegen.models import MODELS
+
+    owners = sorted(f for f, cls in MODELS.items() if f != family and key in {x.name for x in fields(cls.config_cls)})
+    if owners:
+        raise ConfigError(f"'model.{key}' is a setting of {', '.join(owners)}, not of {family}; "
+                          f"valid keys in model: {', '.join(x.name for x in fields(model_config_class(family)))}")
+
+
 def run_config_from_dict(data: dict) -> RunConfig:
     data = dict(data)
     family = data.get("family", RunConfig.family)
     if not isinstance(family, str):
         raise ConfigError(f"family: expected a string, got {family!r}")
     mcls = model_config_class(family)
+    for key in data.get("model") or {}:
+        if key not in {x.name for x in fields(mcls)}:
+            _foreign_model_key(family, key)
     model = from_dict(mcls, data.pop("model", None) or {}, "model")
     rc = from_dict(RunConfig, {k: v for k, v in data.items()}, "")
     rc.model = model
@@ -286,6 +303,8 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
                 raise ConfigError(f"'{'.'.join(path[:i])}' is a value, not a section; cannot set '{where}'")
             names = [f.name for f in fields(obj)]
             if part not in names:
+                if i == 1 and path[0] == "model":
+                    _foreign_model_key(cfg.family, part)
                 section = ".".join(path[:i]) or "the top level"
                 raise ConfigError(f"unknown setting '{where}'; valid keys in {section}: {', '.join(names)}")
             if i == len(path) - 1:

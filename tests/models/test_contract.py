@@ -22,6 +22,7 @@ TINY: dict[str, list[dict]] = {
            dict(arch="mlp", hidden=16, latent_dim=4, loss="bce")],
     "vae": [dict(arch="conv", widths=(4, 8, 8, 16), latent_dim=8, learn_obs_std=True, kl_warmup_steps=10),
             dict(arch="mlp", hidden=16, latent_dim=4, likelihood="bernoulli")],
+    "vaegan": [dict(widths=(4, 8, 8, 16), latent_dim=8, d_width=4, prior_components=2, input_noise=0.1)],
     "dcgan": [dict(arch="fast", g_width=4, d_width=4, latent_dim=8, r1_gamma=1.0, d_norm="spectral", loss="hinge",
                    d_mbstd_group=2, diffaug="color,translation,cutout", g_norm="pixel"),
               dict(arch="fast", g_width=4, d_width=4, latent_dim=8),

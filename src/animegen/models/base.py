@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from animegen.errors import CheckpointError
 from animegen.latent.prior import GaussianFit
 
-PRIORS = ("auto", "standard", "fitted")
+PRIORS = ("auto", "standard", "fitted", "gmm")
 """Latent distributions ``sample``/``sample_latent`` accept (see :meth:`GenerativeModel.sample_latent`)."""
 
 
@@ -118,14 +118,20 @@ class GenerativeModel(nn.Module):
         """The Gaussian fitted to the training codes (:mod:`animegen.latent.prior`), if this model has one."""
         return None
 
+    def mixture_prior(self) -> Any:
+        """The Gaussian mixture fitted to the training codes (:mod:`animegen.latent.gmm`), if this model has one."""
+        return None
+
     def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
                       prior: str = "standard") -> Tensor:
-        """Draw ``n`` latents ``[n, latent_dim]`` from the prior N(0, I), or from the fitted Gaussian with
-        ``prior="fitted"`` (``"auto"``: the fitted one where the family has no prior of its own, i.e. the AE).
+        """Draw ``n`` latents ``[n, latent_dim]`` from the prior N(0, I), from the fitted Gaussian with
+        ``prior="fitted"``, from the fitted Gaussian mixture with ``prior="gmm"`` (``"auto"``: the fitted
+        Gaussian where the family has no prior of its own, i.e. the AE).
 
         ``truncation``: resample standard-normal entries whose magnitude exceeds it (the truncation trick).
         """
-        fit = self._resolve_prior(prior)
+        mix = self._resolve_mixture() if prior == "gmm" else None
+        fit = None if prior == "gmm" else self._resolve_prior(prior)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator, device="cpu")
         if truncation is not None and truncation > 0:
@@ -136,11 +142,20 @@ class GenerativeModel(nn.Module):
                 z[bad] = torch.randn(int(bad.sum()), generator=generator, device="cpu")
         if fit is not None:
             z = fit.sample(z)  # [n, latent_dim]: μ + L ε
+        if mix is not None:
+            z = mix.sample(z, generator)  # [n, latent_dim]: μ_k + L_k ε, k ~ π
         return z.to(device)
+
+    def _resolve_mixture(self) -> Any:
+        mix = self.mixture_prior()
+        if mix is None:
+            raise CheckpointError(f"this {self.family} model has no fitted Gaussian mixture (VAE/VAE-GAN checkpoints "
+                                  "exported by `animegen train` carry one); use prior 'fitted' or 'standard'")
+        return mix
 
     def _resolve_prior(self, prior: str) -> GaussianFit | None:
         if prior not in PRIORS:
-            raise ValueError(f"prior must be 'standard', 'fitted' or 'auto', got {prior!r}")
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         if prior == "standard":
             return None
         fit = self.fitted_prior()
@@ -151,6 +166,10 @@ class GenerativeModel(nn.Module):
                                   "`animegen train` carry one; older ones can call model.fit_prior(batches)); "
                                   "use prior 'standard'")
         return fit
+
+    def check_training_set(self, n_train: int) -> None:
+        """Called by the trainer before the first step with the size of the training split; raise a
+        ``ConfigError`` if this model's settings cannot work with it (default: no requirement)."""
 
     def decode(self, z: Tensor) -> Tensor:
         """Latents ``[B, latent_dim]`` → images ``[B, C, H, W]`` in ``[-1, 1]``."""

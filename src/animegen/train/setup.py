@@ -31,7 +31,7 @@ def dry_run_config(cfg: RunConfig) -> RunConfig:
     """The smoke-test variant of ``cfg``: 2 steps, tiny batches, every output written once."""
     cfg = copy.deepcopy(cfg)
     t = cfg.train
-    t.steps, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0
+    t.steps, t.epochs, t.max_minutes, t.max_cpu_minutes = 2, 0.0, 0.0, 0.0
     t.batch_size = min(t.batch_size, 8)
     t.log_every = t.sample_every = t.checkpoint_every = t.eval_every = 2
     t.n_sample_grid = min(t.n_sample_grid, 16)

@@ -78,11 +78,17 @@ def capture(tr: Trainer) -> TrainState:
 def apply_state(tr: Trainer, st: TrainState) -> None:
     """Restore a captured state (from disk or the in-memory rollback snapshot)."""
     m = st.meta
+    saved = st.section("model")
+    optional = [k for k in tr.model.optional_state if k not in saved]  # newer than this run (e.g. a fitted mixture)
     try:
-        tr.model.load_state_dict(st.section("model"), strict=True)
+        result = tr.model.load_state_dict(saved, strict=not optional)
     except RuntimeError as exc:
         raise CheckpointError(f"the saved weights do not fit the {tr.cfg.family} model of this config "
                               f"({exc})") from None
+    if optional and (result.unexpected_keys or set(result.missing_keys) - set(optional)):
+        raise CheckpointError(f"the saved weights do not fit the {tr.cfg.family} model of this config (missing "
+                              f"{sorted(set(result.missing_keys) - set(optional))[:5]}, unexpected "
+                              f"{sorted(result.unexpected_keys)[:5]})")
     for name, opt in tr.optimizers.items():
         if name not in m["optimizers"]:
             raise CheckpointError(f"the saved state has no optimizer '{name}'")

@@ -43,6 +43,7 @@ Guarantees
 from __future__ import annotations
 
 import copy
+import math
 import os
 import signal
 import sys
@@ -236,7 +237,10 @@ class Trainer:
         self.ema = EMA(model, model.ema_module, tc.ema_decay, tc.ema_start)
 
         self.train_idx, self.val_idx = split_indices(len(ds), cfg.data.val_fraction, cfg.data.seed, ds.val_mask)
+        model.check_training_set(len(self.train_idx))  # e.g. a latent mixture with more components than codes
         self.images_per_step = tc.batch_size * self.batches_per_step
+        if tc.epochs > 0:  # train.epochs replaces train.steps (config.json records both)
+            tc.steps = max(1, math.ceil(tc.epochs * len(self.train_idx) / self.images_per_step))
         self.loader = BatchLoader(ds.images, self.train_idx, self.images_per_step, seed=tc.seed,
                                   hflip=cfg.data.hflip, device=self.device, channels_last=tc.channels_last,
                                   rank=self.dist.rank, world_size=self.dist.world_size)

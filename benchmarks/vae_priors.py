@@ -1,0 +1,135 @@
+"""Score trained VAE / VAE-GAN runs on the real 64 px faces: FID per latent prior, held-out reconstruction MSE,
+KL per image, active units and code spread, plus a sample grid per prior.
+
+Train first (1 thread, a process-CPU budget; the prepared faces and held-out split of ``fid_budget.py``)::
+
+    python -m animegen prepare FACES.tar --size 64 --crop none --val-fraction 0.154 --seed 0 --out WORK/faces64
+    OMP_NUM_THREADS=1 python -m animegen -q train --config configs/vae-faces.toml --data WORK/faces64 \\
+        --out WORK/runs --name sigma10 --set train.threads=1 --set train.max_cpu_minutes=10 \\
+        --set train.max_minutes=0 --set train.steps=10000000
+
+then score (``--run LABEL=RUN_DIR`` repeats; ``--priors`` are the ``sample --prior`` choices)::
+
+    OMP_NUM_THREADS=1 python benchmarks/vae_priors.py --data WORK/faces64 --run sigma10=WORK/runs/sigma10-1 \\
+        --priors standard,fitted,gmm --n 2000
+
+Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<label>_recon.png`` (held-out faces
+over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
+mixture (written before ``prior="gmm"`` existed) gets one fitted here on the same ≤ 4,096 training images the
+trainer uses. Metrics:
+
+* ``heldout_mse_per_pixel``: mean squared error of the posterior-mean reconstruction, [-1, 1] pixels, all held-out;
+* ``kl_per_image``: KL(q(z|x) || N(0, I)) in nats, held-out mean (Kingma & Welling 2014, App. B);
+* ``active_units``: latent dimensions whose posterior mean varies across held-out images, Cov_x(E_q[z_j]) > 0.01
+  (Burda et al. 2016, §5.2);
+* ``code_std_per_dim_mean``: mean over dimensions of the std of the training codes (1 for codes shaped like N(0, I)).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIT_IMAGES = 4096  # as the trainer's EXPORT_FIT_IMAGES
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="the prepared faces the runs trained on (with its held-out split)")
+    ap.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (repeatable)")
+    ap.add_argument("--priors", default="standard,fitted,gmm")
+    ap.add_argument("--n", type=int, default=2000, help="generated samples per prior for FID (0: skip FID)")
+    ap.add_argument("--n-real", type=int, default=0, help="held-out faces as the FID reference (0: all of them)")
+    ap.add_argument("--checkpoint", default="final.safetensors",
+                    help="checkpoint name in each run folder (last.safetensors for a run stopped with Ctrl-C)")
+    ap.add_argument("--images", default=str(REPO / "docs" / "images"))
+    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
+    args = ap.parse_args()
+
+    import numpy as np
+    import torch
+
+    import animegen
+    from animegen.data.sources import open_source
+    from animegen.imaging import save_grid, to_tensor
+    from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
+    from animegen.models import losses
+
+    torch.set_num_threads(1)
+    real = open_source(args.data, size=64, channels=3)
+    images = np.asarray(real.images)
+    held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
+    train = images[~real.val_mask][:FIT_IMAGES]
+    Path(args.images).mkdir(parents=True, exist_ok=True)
+    Path(args.results).mkdir(parents=True, exist_ok=True)
+    for spec in args.run:
+        label, run = spec.split("=", 1)
+        ckpt = Path(run) / args.checkpoint
+        model = animegen.load(ckpt)
+        model.eval()
+        header = model.checkpoint_header
+        priors = [p for p in args.priors.split(",") if p]
+        if "gmm" in priors and model.mixture_prior() is None and hasattr(model, "fit_priors"):
+            t0 = time.process_time()
+            model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
+            print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
+        mse, kl, mus = [], [], []
+        with torch.no_grad():
+            for i in range(0, len(held), 256):
+                x = to_tensor(held[i:i + 256])  # [b, 3, 64, 64] in [-1, 1]
+                mu, logvar = model.posterior(x)  # [b, z] each
+                rec = model.decode(mu)  # [b, 3, 64, 64]
+                mse.append(losses.squared_error_per_image(x, rec) / x[0].numel())
+                kl.append(losses.kl_diag_normal_std_normal(mu, logvar))
+                mus.append(mu)
+        mu_all = torch.cat(mus)  # [V, z]
+        x16 = to_tensor(held[:16])
+        save_grid(torch.cat([x16, model.reconstruct(x16)]), Path(args.images) / f"{label}_recon.png", nrow=16)
+        scores = {}
+        for prior in priors:
+            save_grid(model.sample(64, torch.Generator().manual_seed(0), prior=prior),
+                      Path(args.images) / f"{label}_{prior}.png", nrow=8)
+            if args.n:
+                opts = EvalOptions(n=args.n, n_real=args.n_real or None, real_split="val", seed=0, recon=False,
+                                   detect=False, memorisation=False)
+                t0 = time.process_time()
+                fake = generate(model, args.n, seed=1234, prior=prior)
+                m = evaluate_images(fake, real, opts)
+                scores[prior] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
+                scores[prior]["cpu_seconds"] = round(time.process_time() - t0, 1)
+                print(f"{label} {prior}: FID {m.get('fid'):.1f}", file=sys.stderr, flush=True)
+        result = {
+            "command": "python benchmarks/vae_priors.py " + " ".join(sys.argv[1:]),
+            "machine": "2-core EPYC Zen 4 CI box, shared with other jobs",
+            "python_machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "label": label,
+            "family": model.family,
+            "steps": header["step"],
+            "heldout_images": len(held),
+            "heldout_mse_per_pixel": float(torch.cat(mse).mean()),
+            "kl_per_image": float(torch.cat(kl).mean()),
+            "active_units": int((mu_all.var(0) > 0.01).sum()),
+            "latent_dim": model.latent_dim,
+            "code_std_per_dim_mean": float(model.prior_scale_tril.pow(2).sum(1).sqrt().mean()),
+            "obs_std": float(model.log_obs_std.exp()) if hasattr(model, "log_obs_std") else None,
+            "n_generated": args.n,
+            "n_real": args.n_real or len(held),
+            "checkpoint": args.checkpoint,
+            "fid_by_prior": scores,
+            "val": header["extra"].get("val"),
+            "config": json.loads((Path(run) / "config.json").read_text()),
+        }
+        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(priors)}.json"
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(json.dumps({k: result[k] for k in ("label", "steps", "heldout_mse_per_pixel", "kl_per_image",
+                                                 "active_units", "code_std_per_dim_mean")}
+                         | {"fid": {p: s["fid"] for p, s in scores.items()}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

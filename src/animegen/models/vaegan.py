@@ -1,0 +1,231 @@
+"""VAE-GAN family (``"vaegan"``; Larsen et al. 2016, "Autoencoding beyond pixels using a learned similarity metric").
+
+A VAE whose decoder is also a GAN generator, and whose reconstruction error is measured in the feature space of
+the GAN's discriminator instead of in pixels. For a 64 px RGB image, ``widths=(32, 64, 128, 256)``,
+``d_width=32``::
+
+    encoder   x [B, 3, 64, 64] → the VAE's conv encoder → [B, 2·latent] → (μ, log σ²) [B, latent] each
+    decoder   z [B, latent] → the VAE's conv decoder (nearest ×2 + conv 3×3) → [B, 3, 64, 64] mean in [-1, 1]
+    D         x → conv k4 s2 → LReLU → [B, 32, 32, 32] → (conv k4 s2 → BN → LReLU) → [B, 64, 16, 16]
+              → [B, 128, 8, 8] (= Dis_l, the feature layer, ``feature_layer=3``) → [B, 256, 4, 4]
+              → conv k4 → [B] logits
+
+Losses per step (x real, x̃ = Dec(z), z ~ q(z|x); x_p = Dec(z_p), z_p ~ N(0, I))::
+
+    L_prior     = KL(q(z|x) || N(0, I))                                   Kingma & Welling 2014, App. B
+    L_llike     = −log N(Dis_l(x); Dis_l(x̃), σ_f² I)                      Larsen et al. 2016, eq. 7 (§2.2)
+                  + w_pix · (−log N(x; x̃, σ_x² I))                        the "small pixel term"
+    L_GAN       = log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))              Larsen et al. 2016, eq. 9 (§2.2)
+
+    encoder       β · L_prior + L_llike                                   Larsen et al. 2016, §2.2
+    decoder       γ · L_llike − L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3)
+    discriminator −L_GAN (BCE on x vs x̃ and x_p, the two fakes averaged; DiffAugment, Zhao et al. 2020)
+
+σ_f and σ_x are calibrated like the σ-VAE (Rybkin et al. 2021, eq. 5): σ² = the batch's mean squared error in
+that space, shared by all elements and images, detached. That makes L_llike an ELBO term with the model's own
+error as its noise level, so the KL balance needs no hand-set factor (seed article 001), in feature space too.
+
+The encoder gets its gradient from L_prior + L_llike only, not from the GAN loss (Larsen §2.2): the decoder
+runs on a detached copy of z, ∂L_llike/∂z is taken with ``torch.autograd.grad`` and fed to the encoder as
+``(z · ∂L_llike/∂z).sum()``, so three optimizers ``enc``, ``dec``, ``d`` each step once through
+``ctx.optimize`` with no second decoder pass.
+
+``encode`` is the posterior mean; ``sample`` decodes N(0, I) (``prior="standard"``), the Gaussian or the
+mixture fitted to the training codes at export (``"fitted"``, ``"gmm"``), like the VAE.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from animegen.errors import ConfigError
+from animegen.models import losses
+from animegen.models.ae import in_eval_mode
+from animegen.models.base import DataSpec, StepContext
+from animegen.models.blocks import down_block, init_dcgan, plan_stages, stage_widths
+from animegen.models.diffaug import diff_augment, parse_policy
+from animegen.models.vae import MixturePrior, calibrated_log_std
+
+
+@dataclass
+class VAEGANConfig:
+    """VAE-GAN settings (``--set model.key=value``). Encoder/decoder fields match :class:`VAEConfig`."""
+
+    arch: Literal["conv"] = "conv"
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    """Encoder/decoder channel widths per stage, highest resolution first (the 64 px list)."""
+    latent_dim: int = 128
+    norm: Literal["batch", "group", "none"] = "batch"
+    upsample: Literal["transpose", "nearest"] = "nearest"
+    d_width: int = 32
+    """Discriminator base width: channels d_width · (1, 2, 4, 8, ...) per stage."""
+    feature_layer: int = 0
+    """Discriminator block whose output is Dis_l for the reconstruction loss; 0 = the one before the last
+    (the 3rd of 4 at 64 px, as Larsen et al.; the 1st of 2 at 28 px)."""
+    beta: float = 1.0
+    """Weight of the KL term in the encoder's loss (β-VAE, Higgins et al. 2017); 1 is Larsen's."""
+    gamma: float = 0.05
+    """γ: weight of the reconstruction loss against the GAN loss in the decoder's objective (Larsen §2.2)."""
+    pixel_weight: float = 0.1
+    """Weight of the (calibrated) pixel-space Gaussian term beside the feature-space one; 0: features only."""
+    diffaug: str = "translation"
+    """DiffAugment policy for every image D is trained on (Zhao et al. 2020); "" for none."""
+    input_noise: float = 0.0
+    """Std of Gaussian noise on the encoder's input while training (denoising, Vincent et al. 2008); 0: off."""
+    prior_components: int = 16
+    """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``)."""
+    prior_covariance: Literal["full", "diag"] = "full"
+    lr: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.99)
+    weight_decay: float = 0.0
+
+
+def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
+    for name in ("beta", "gamma", "pixel_weight", "input_noise"):
+        if getattr(c, name) < 0:
+            raise ConfigError(f"model.{name} must be >= 0, got {getattr(c, name)}")
+    if c.lr <= 0 or c.lr_d <= 0:
+        raise ConfigError(f"model.lr and model.lr_d must be > 0, got {c.lr} and {c.lr_d}")
+    n, _ = plan_stages(spec.size)
+    if not 0 <= c.feature_layer <= n:
+        raise ConfigError(f"model.feature_layer must be in 0..{n} at {spec.size} px (0: auto), got {c.feature_layer}")
+    if c.prior_components < 1:
+        raise ConfigError(f"model.prior_components must be >= 1, got {c.prior_components}")
+    try:
+        parse_policy(c.diffaug)
+    except ValueError as exc:
+        raise ConfigError(f"model.diffaug: {exc}") from None
+
+
+class FeatureDiscriminator(nn.Module):
+    """DCGAN-style D that also returns the activations of block ``feature_layer`` (Larsen's Dis_l)."""
+
+    def __init__(self, spec: DataSpec, width: int, feature_layer: int):
+        super().__init__()
+        n, base = plan_stages(spec.size)
+        ws = stage_widths(tuple(width * 2 ** i for i in range(n)), n)
+        feature_layer = feature_layer or max(1, n - 1)
+        blocks, cin = [], spec.channels
+        for i, w in enumerate(ws):  # no norm on the first block (Radford et al. 2016)
+            blocks.append(down_block(cin, w, norm="none" if i == 0 else "batch", activation="lrelu"))
+            cin = w
+        self.low = nn.Sequential(*blocks[:feature_layer])  # [B, ws[l-1], size/2^l, size/2^l]
+        self.high = nn.Sequential(*blocks[feature_layer:])  # [B, ws[-1], base, base]
+        self.head = nn.Conv2d(cin, 1, base, 1, 0)  # [B, 1, 1, 1]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        f = self.low(x)  # [B, 128, 8, 8] at 64 px, feature_layer 3
+        return f, self.head(self.high(f)).flatten()  # features, [B] logits
+
+
+class VAEGAN(MixturePrior):
+    family = "vaegan"
+    config_cls = VAEGANConfig
+    is_adversarial = True
+
+    def __init__(self, config: VAEGANConfig, spec: DataSpec):
+        validate_vaegan_config(config, spec)
+        super().__init__(config, spec)
+        self._policy = parse_policy(config.diffaug)
+        self.discriminator = FeatureDiscriminator(spec, config.d_width, config.feature_layer)
+        init_dcgan(self.discriminator)
+
+    def _encoder_outputs(self) -> int:
+        return 2 * self.config.latent_dim  # μ and log σ²
+
+    @property
+    def outputs_logits(self) -> bool:
+        return False
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """q(z | x): ``(μ, log σ²)``, each ``[B, latent_dim]`` float32."""
+        mu, logvar = self.encoder(x).float().chunk(2, dim=1)  # [B, latent] each
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    def encode(self, x: Tensor) -> Tensor:
+        return self.posterior(x)[0]  # posterior mean [B, latent_dim]
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        betas = tuple(c.betas)
+        def adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
+            return torch.optim.AdamW(module.parameters(), lr=lr, betas=betas, weight_decay=c.weight_decay)
+
+        return {"d": adam(self.discriminator, c.lr_d), "enc": adam(self.encoder, c.lr), "dec": adam(self.decoder, c.lr)}
+
+    def _llike(self, x: Tensor, x_rec: Tensor, f_real: Tensor, f_rec: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """L_llike per image ``[B]``: calibrated Gaussian NLL in D's feature space (Larsen et al. 2016, eq. 7)
+        plus ``pixel_weight`` × the calibrated pixel NLL (σ-VAE, Rybkin et al. 2021)."""
+        log_sf = calibrated_log_std(f_real, f_rec)  # σ_f² = feature MSE of the batch (detached)
+        feat = losses.gaussian_nll(f_real, f_rec, log_sf)  # [B]
+        out = feat
+        log_sx = calibrated_log_std(x, x_rec)
+        if self.config.pixel_weight > 0:
+            out = out + self.config.pixel_weight * losses.gaussian_nll(x, x_rec, log_sx)  # [B]
+        return out, {"feature_nll_per_image": feat.mean().detach(), "feature_std": log_sf.exp(),
+                     "obs_std": log_sx.exp()}
+
+    def train_step(self, batch: Tensor, ctx: StepContext) -> dict[str, Tensor]:
+        c, D = self.config, self.discriminator
+        x = batch  # [B, C, H, W]
+        b = x.shape[0]
+        noisy = x + c.input_noise * torch.randn_like(x) if c.input_noise > 0 else x
+        with ctx.autocast():
+            mu, logvar = self.posterior(noisy)  # [B, latent] each
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation (K&W 2014, §2.4)
+            z_d = z.detach().requires_grad_(True)  # the decoder's input: the encoder's gradient is routed by hand
+            z_p = torch.randn_like(mu)  # [B, latent] prior samples
+            both = self.decoder(torch.cat([z_d, z_p])).float()  # [2B, C, H, W]
+        x_rec, x_p = both[:b], both[b:]  # [B, C, H, W] each
+
+        # ---- discriminator: real vs reconstructions and prior samples (Larsen et al. 2016, eq. 9)
+        with ctx.autocast():
+            _, logits = D(diff_augment(torch.cat([x, x_rec.detach(), x_p.detach()]), self._policy))
+        logits = logits.float()  # [3B]
+        fake = logits[b:]
+        loss_d = losses.d_loss_nonsaturating(logits[:b], fake)  # Goodfellow et al. 2014, eq. 1 (fakes averaged)
+        grad_norm_d = ctx.optimize("d", loss_d)
+
+        # ---- encoder and decoder, with D frozen (no weight gradients for it)
+        D.requires_grad_(False)
+        try:
+            with ctx.autocast():
+                feats, logits_g = D(torch.cat([x, x_rec, x_p]))  # one BatchNorm batch: real and fake features alike
+            feats, logits_g = feats.float(), logits_g.float()
+            llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:2 * b])  # [B]
+            kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
+            (g_z,) = torch.autograd.grad(llike.mean(), z_d, retain_graph=True)  # ∂L_llike/∂z [B, latent]
+            # encoder: β·L_prior + L_llike (Larsen §2.2); the second term is a surrogate with the gradient of L_llike
+            loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()
+            grad_norm_enc = ctx.optimize("enc", loss_enc)
+            gan = losses.g_loss_nonsaturating(logits_g[b:2 * b]) + losses.g_loss_nonsaturating(logits_g[2 * b:])
+            loss_dec = c.gamma * llike.mean() + gan  # decoder: γ·L_llike − L_GAN (non-saturating)
+            grad_norm_dec = ctx.optimize("dec", loss_dec)
+        finally:
+            D.requires_grad_(True)
+        mse = losses.squared_error_per_image(x.float(), x_rec.detach()) / self.num_pixels  # [B]
+        return {
+            "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(),
+            "loss_enc": (c.beta * kl.mean() + llike.mean()).detach(),
+            "llike_per_image": llike.mean().detach(), "kl_per_image": kl.mean().detach(),
+            "gan_g": gan.detach(), "mse_per_pixel": mse.mean(), **logs,
+            "d_real": torch.sigmoid(logits[:b].detach()).mean(), "d_fake": torch.sigmoid(fake.detach()).mean(),
+            "grad_norm_d": grad_norm_d.detach(), "grad_norm_enc": grad_norm_enc.detach(),
+            "grad_norm_g": grad_norm_dec.detach(),
+        }
+
+    @torch.no_grad()
+    @in_eval_mode
+    def eval_step(self, batch: Tensor) -> dict[str, Tensor]:
+        """Held-out ``mse_per_pixel`` of the posterior-mean reconstruction (first: lower is better) and the KL."""
+        with contextlib.nullcontext():
+            mu, logvar = self.posterior(batch)  # [B, latent] each
+            rec = self.decode(mu)  # [B, C, H, W]
+        mse = losses.squared_error_per_image(batch.float(), rec) / self.num_pixels  # [B]
+        kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B]
+        return {"mse_per_pixel": mse.mean(), "kl_per_image": kl.mean()}
