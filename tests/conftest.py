@@ -52,3 +52,12 @@ def mnist_dir(shared_data) -> Path:
 @pytest.fixture(scope="session")
 def cascade_xml(shared_data) -> Path:
     return _need(shared_data / "detect" / "lbpcascade_animeface.xml")
+
+
+@pytest.fixture(autouse=True)
+def _not_quiet_after_cli_calls():
+    """`main(["--quiet", ...])` sets a process-wide flag; library calls in later tests must not inherit it."""
+    yield
+    from animegen.progress import set_quiet
+
+    set_quiet(False)

@@ -99,12 +99,12 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
 
 
 @pytest.mark.parametrize("family, setting, words", [
-    ("vae", "model.obs_std=0", "model.obs_std must be > 0"),
-    ("vae", "model.beta=-0.5", "model.beta must be >= 0"),
+    ("vae", "model.obs_std=0", "model.obs_std=0.0: must be > 0"),
+    ("vae", "model.beta=-0.5", "model.beta=-0.5: must be ≥ 0"),
     ("vae", "model.prior_components=100", "model.prior_components=100 but the training split has only"),
     ("vaegan", "model.gamma=-1", "model.gamma must be >= 0"),
     ("vaegan", "model.prior_components=100", "lower model.prior_components"),
-    ("ae", "train.epochs=-1", "train.epochs must be ≥ 0"),
+    ("ae", "train.epochs=-1", "train.epochs=-1.0: must be ≥ 0"),
 ])
 def test_settings_that_cannot_train_fail_in_one_line_before_a_step(family, setting, words, tmp_path, capsys):
     argv = ["train", "--model", family, "--data", "synth:24", "--out", str(tmp_path), *COMMON, "--set", setting]

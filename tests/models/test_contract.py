@@ -182,4 +182,4 @@ def test_config_defaults_are_complete():
     for cls in MODELS.values():
         model = cls(cls.config_cls(), DataSpec(3, 64))
         assert model.latent_dim > 0
-        assert set(model.make_optimizers()) in ({"ae"}, {"g", "d"})
+        assert set(model.make_optimizers()) in ({"ae"}, {"g", "d"}, {"enc", "dec", "d"})

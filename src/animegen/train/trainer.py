@@ -219,6 +219,7 @@ class Trainer:
 
         if self.resume_dir is not None and cfg.family in MODELS:  # the state's shapes, before allocating
             check_shapes(self.resume_dir / STATE_FILE, MODELS[cfg.family], cfg.model, self.spec, prefix="model/",
+                         optional=MODELS[cfg.family].optional_state,
                          source=f"the run's {runs.CONFIG} (and the data shape)")
         # the model is initialised identically on every rank (and broadcast from rank 0 anyway)
         seed_all(tc.seed)
