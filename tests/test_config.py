@@ -5,7 +5,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from animegen.config import (RunConfig, TrainConfig, apply_overrides, coerce, from_dict, load_toml, to_dict)
+from animegen.config import RunConfig, TrainConfig, apply_overrides, coerce, from_dict, load_toml, to_dict
 from animegen.errors import ConfigError
 
 
@@ -16,7 +16,7 @@ class Toy:
     betas: tuple[float, float] = (0.5, 0.999)
     loss: Literal["bce", "hinge"] = "bce"
     spectral: bool = False
-    note: Optional[str] = None
+    note: str | None = None
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
 from train_toys import random_images, state_of, toy_config, toys  # noqa: F401
 
 from animegen.train.ema import EMA, recalibrate_batchnorm

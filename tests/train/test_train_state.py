@@ -12,8 +12,16 @@ from torch import nn
 
 from animegen.checkpoint import load_model, read_header, save_model
 from animegen.errors import CheckpointError
-from animegen.train.state import (STATE_FORMAT, TrainState, capture_rng, load_state, optimizer_from_flat,
-                                  optimizer_to_flat, restore_rng, save_state)
+from animegen.train.state import (
+    STATE_FORMAT,
+    TrainState,
+    capture_rng,
+    load_state,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    restore_rng,
+    save_state,
+)
 
 
 def _trained(opt_cls, **kw):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -71,14 +70,14 @@ def _run_data_config(ckpt: Path) -> dict:
 @app.command(epilog=EVALUATE_EPILOG)
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors) or a run folder."),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
+    data: str | None = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
                                        "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
     n_real: int = typer.Option(5000, "--n-real", help="Real reference images (0: all of the split)."),
     real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
                                    "the dataset's split, else the run's data.val_fraction/seed)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
+    out: Path | None = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
+    inception: Path | None = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
                                              "pt_inception-2015-12-05-6726825d.pth (not shipped: download it "
                                              "from pytorch-fid's releases); the installed weights lack IS."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, the real subset and KID subsets."),
@@ -86,12 +85,12 @@ def evaluate(
     kid_subsets: int = typer.Option(100, "--kid-subsets"),
     kid_subset_size: int = typer.Option(1000, "--kid-subset-size"),
     k: int = typer.Option(3, "--k", help="k of the k-NN precision/recall."),
-    truncation: Optional[float] = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
+    truncation: float | None = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: standard N(0, I), fitted (the Gaussian of "
                               "the training codes, AE/VAE) or auto (fitted for the AE)."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16 (faster; not comparable)."),
     detect: bool = typer.Option(True, "--detect/--no-detect", help="Face-detection pass rate (needs animegen[detect])."),
-    cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
+    cascade: Path | None = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
     memorisation: bool = typer.Option(True, "--memorisation/--no-memorisation"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Read/write the cached real reference features "
                                "(--no-cache: recompute them, touch no cache)."),
@@ -183,8 +182,8 @@ def _print_summary(report: dict) -> None:
 
 @app.command(epilog=COMPARE_EPILOG)
 def compare(
-    runs: List[Path] = typer.Argument(..., help="Run folders and/or metrics.json files."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write OUT.md, OUT.csv and OUT.json "
+    runs: list[Path] = typer.Argument(..., help="Run folders and/or metrics.json files."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write OUT.md, OUT.csv and OUT.json "
                                        "(default: comparison.* in the current folder)."),
     no_save: bool = typer.Option(False, "--no-save", help="Only print the table."),
 ) -> None:
@@ -232,12 +231,12 @@ def fid_ref(
     dataset: str = typer.Argument(..., help="A dataset folder/archive, synth:N, mnist:DIR or hf:NAME."),
     n: int = typer.Option(5000, "--n", help="Images (a seeded subset when there are more; 0: all)."),
     split: str = typer.Option("all", "--split", help="all, train or val."),
-    size: Optional[int] = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
+    size: int | None = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subset when --n is smaller than the split."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Held-out share for --split val/train "
                                        "when the dataset defines no split."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of that split (a run's data.seed)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file."),
+    inception: Path | None = typer.Option(None, "--inception", help="FID Inception weights file."),
     batch_size: int = typer.Option(32, "--batch-size"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16."),
     force: bool = typer.Option(False, "--force", help="Recompute even when cached."),

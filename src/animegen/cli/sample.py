@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,14 +29,14 @@ def sample_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
     n: int = typer.Option(64, "--n", "-n", min=1, help="Number of images."),
     seed: int = typer.Option(0, "--seed", help="Latent seed (same seed, same images)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
+    out: Path | None = typer.Option(None, "--out", "-o",
                                        help="Grid PNG (default samples.png), or a folder with --separate (default samples/)."),
-    truncation: Optional[float] = typer.Option(None, "--truncation", "-t", min=0.0,
+    truncation: float | None = typer.Option(None, "--truncation", "-t", min=0.0,
                                                help="Resample latent entries above this magnitude (GAN truncation trick)."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: 'standard' N(0, I); 'fitted' the Gaussian "
                               "fitted to the training codes (AE/VAE); 'auto' fitted for the AE, standard otherwise."),
     separate: bool = typer.Option(False, "--separate", help="Write one PNG per image into the --out folder."),
-    nrow: Optional[int] = typer.Option(None, "--nrow", min=1, help="Images per grid row (default: square)."),
+    nrow: int | None = typer.Option(None, "--nrow", min=1, help="Images per grid row (default: square)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Images generated per forward pass."),
 ) -> None:

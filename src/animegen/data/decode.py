@@ -22,7 +22,7 @@ import io
 import os
 import warnings
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError

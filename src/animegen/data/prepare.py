@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from animegen.data.dedup import NearDuplicateIndex
+from animegen.data.imageset import ImageSet
 from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
 from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
 from animegen.data.readers import Reader, open_reader
-from animegen.data.imageset import ImageSet
 from animegen.errors import AnimegenError, DataError
 from animegen.fsutil import atomic_dir, check_output
 from animegen.progress import info, progress
