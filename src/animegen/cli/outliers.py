@@ -29,7 +29,7 @@ def outliers_command(
                             "unless --threshold is given)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created)."),
     threshold: float | None = typer.Option(None, "--threshold", help="Keep the images under this error percentile "
-                                              "(0-100] instead of dropping the --top worst."),
+                                           "(0-100] instead of dropping the --top worst."),
     invert: bool = typer.Option(False, "--invert", help="GANs: score by how well inversion reproduces each image."),
     steps: int = typer.Option(100, "--steps", min=1, help="With --invert: Adam steps per image."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per forward pass."),

@@ -27,13 +27,15 @@ report.html (animegen report; skip with --no-report)."""
 def train_command(
     model: str | None = typer.Option(None, "--model", "-m", help="Model family: ae, vae, dcgan, wgan, wgan-gp."),
     data: str | None = typer.Option(None, "--data", "-d",
-                                       help="DATASET folder, image folder/zip/tar, synth:N, mnist:DIR or hf:NAME."),
+                                    help="DATASET folder, image folder/zip/tar, synth:N, mnist:DIR or hf:NAME."),
     config: Path | None = typer.Option(None, "--config", "-c", help="A TOML recipe (configs/*.toml)."),
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a setting: section.key=value (repeatable)."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder that receives the run folder."),
-    name: str | None = typer.Option(None, "--name", help="Run folder prefix (default: the recipe's name or the family)."),
+    name: str | None = typer.Option(None, "--name",
+                                    help="Run folder prefix (default: the recipe's name or the family)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip writing RUN/report.html at the end."),
 ) -> None:
     """Train a generative model; prints the run folder."""
