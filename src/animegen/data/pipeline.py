@@ -205,7 +205,7 @@ def _init_worker(opts: PrepareOptions, thumbs: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _WORKER = Processor(opts, thumbs)
     if opts.crop == "detect":
-        _WORKER.detector  # build it once per worker, before the first chunk
+        _ = _WORKER.detector  # build it once per worker, before the first chunk
         if "cv2" in sys.modules:  # one OpenCV thread per worker: the workers already use every core
             sys.modules["cv2"].setNumThreads(1)
 
@@ -270,7 +270,7 @@ def process_items(items: Iterable[RawItem], opts: PrepareOptions, workers: int =
             yield proc(it)
         return
     if opts.crop == "detect":
-        Processor(opts).detector  # fail early and clearly if no backend is installed
+        _ = Processor(opts).detector  # fail early and clearly if no backend is installed
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
                              initargs=(opts, thumbs))
     pending: deque = deque()

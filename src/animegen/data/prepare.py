@@ -121,7 +121,8 @@ class _Collector:
             if self.index is not None:
                 m = self.index.match(crop.hash)
                 if m is not None:
-                    self._drop(name, "duplicate", f"of {self.files[m[0]]['source']} (dHash distance {m[1]})", crop.pixels)
+                    self._drop(name, "duplicate", f"of {self.files[m[0]]['source']} (dHash distance {m[1]})",
+                               crop.pixels)
                     continue
             i = self.writer.add(crop.pixels, res.labels)
             if self.index is not None:
@@ -204,7 +205,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         writer = DatasetWriter(tmp, opts.size, opts.channels)
         stack.callback(writer.close)
         col = _Collector(opts, writer, preview is not None, keep=keep)
-        bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}", unit="img"))
+        bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}",
+                                           unit="img"))
         for res in process_items(items, opts, workers, thumbs=preview is not None):
             col.add(res)
             bar.update(1)

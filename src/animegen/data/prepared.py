@@ -164,9 +164,11 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{mpath} is unreadable or corrupt ({exc}); re-run animegen prepare") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+        found = m.get("format") if isinstance(m, dict) else None
+        raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {found!r})")
     if int(m.get("version", 0)) > VERSION:
-        raise DataError(f"{mpath} was written by a newer animegen (format version {m['version']} > {VERSION}); upgrade animegen")
+        raise DataError(f"{mpath} was written by a newer animegen (format version {m['version']} > {VERSION}); "
+                        "upgrade animegen")
     return m
 
 
@@ -198,7 +200,8 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     if verify or not fingerprint:
         actual = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
         if fingerprint and actual != fingerprint:
-            raise DataError(f"{ipath} does not match the fingerprint in {MANIFEST} (content changed); re-run animegen prepare")
+            raise DataError(f"{ipath} does not match the fingerprint in {MANIFEST} (content changed); "
+                            "re-run animegen prepare")
         fingerprint = actual
     n = images.shape[0]
     val_mask = None
