@@ -52,7 +52,7 @@ def test_optimizer_state_roundtrip_gives_identical_next_steps(opt_cls, kw):
         o.zero_grad()
         n(x).pow(2).mean().backward()
         o.step()
-    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters(), strict=True))
     assert opt2.param_groups[0].get("betas", ()) == opt.param_groups[0].get("betas", ())
 
 
