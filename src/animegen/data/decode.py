@@ -95,7 +95,7 @@ def open_image(data: bytes | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS,
     if len(data) == 0:
         raise Rejected("empty-file", "0 bytes")
     try:
-        im = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data))  # exif_transpose() below gives a plain Image
     except UnidentifiedImageError:
         head = data[:16]
         raise Rejected("not-an-image", f"unknown format (starts with {head!r})") from None

@@ -173,7 +173,7 @@ class Processor:
             raise Rejected("too-small", f"{round(W * scale)}x{round(H * scale)} < {need} px")
         box = center_square(W, H)
         pixels = self._finish(img.crop(box))
-        return [Crop(pixels, tuple(int(round(v * scale)) for v in box), None, dhash(pixels))]
+        return [Crop(pixels, _scaled(box, scale), None, dhash(pixels))]
 
     def _crop_detect(self, img: Image.Image, scale: float, res: ItemResult) -> list[Crop]:
         o = self.opts
@@ -190,9 +190,14 @@ class Processor:
         for f in faces:
             box = face_square(f.x, f.y, f.w, f.h, o.margin, W, H)
             pixels = self._finish(crop_square(img, box))
-            out.append(Crop(pixels, tuple(int(round(v * scale)) for v in box),
-                            (f.x, f.y, f.w, f.h, round(f.score, 4)), dhash(pixels)))
+            out.append(Crop(pixels, _scaled(box, scale), (f.x, f.y, f.w, f.h, round(f.score, 4)), dhash(pixels)))
         return out
+
+
+def _scaled(box: Box, scale: float) -> Box:
+    """``box`` times ``scale``, rounded to whole pixels (a box of the decoded image in the source's pixels)."""
+    x0, y0, x1, y1 = box
+    return int(round(x0 * scale)), int(round(y0 * scale)), int(round(x1 * scale)), int(round(y1 * scale))
 
 
 # ----------------------------------------------------------------------------- running in a pool

@@ -200,7 +200,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        target = atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory()
+        target: contextlib.AbstractContextManager[str | Path] = (
+            atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory())
         tmp = Path(stack.enter_context(target))
         writer = DatasetWriter(tmp, opts.size, opts.channels)
         stack.callback(writer.close)

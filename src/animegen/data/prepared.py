@@ -105,7 +105,9 @@ class DatasetWriter:
         self._raw_path.unlink(missing_ok=True)
         fingerprint = digest.hexdigest()
         if self._labels:
-            np.savez(self.folder / LABELS, **{k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()})
+            # typed Any: numpy's stub would otherwise match the **kwargs against savez's allow_pickle: bool
+            arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()}
+            np.savez(self.folder / LABELS, **arrays)
         m = {"format": FORMAT, "version": VERSION, "count": n, "shape": list(shape), "dtype": "uint8",
              "size": self.shape[0], "channels": self.shape[2], "fingerprint": fingerprint,
              "labels": sorted(self._labels), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
