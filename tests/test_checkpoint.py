@@ -53,7 +53,7 @@ def test_round_trip_bit_exact(tmp_path):
     path = save_model(tmp_path / "m.safetensors", m, step=12, epoch=1)
     loaded = animegen.load(path)
     assert isinstance(loaded, Tiny) and loaded.config == m.config and loaded.spec == m.spec
-    for (k, a), (k2, b) in zip(m.state_dict().items(), loaded.state_dict().items()):
+    for (k, a), (k2, b) in zip(m.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(a, b)
     z = torch.randn(3, 5)
     assert torch.equal(m.decode(z), loaded.decode(z))

@@ -5,7 +5,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from animegen.config import (RunConfig, TrainConfig, apply_overrides, coerce, from_dict, load_toml, to_dict)
+from animegen.config import RunConfig, TrainConfig, apply_overrides, coerce, from_dict, load_toml, to_dict
 from animegen.errors import ConfigError
 
 
@@ -16,7 +16,7 @@ class Toy:
     betas: tuple[float, float] = (0.5, 0.999)
     loss: Literal["bce", "hinge"] = "bce"
     spectral: bool = False
-    note: Optional[str] = None
+    note: str | None = None
 
 
 @pytest.fixture()
@@ -36,7 +36,8 @@ def test_coerce_types():
     assert coerce("0.5", float, "k") == 0.5 and coerce(2, float, "k") == 2.0
     assert coerce("yes", bool, "k") is True and coerce("off", bool, "k") is False
     assert coerce("0.0, 0.9", tuple[float, float], "k") == (0.0, 0.9)
-    assert coerce("none", Optional[int], "k") is None
+    # typing.Optional on purpose: coerce() must accept the typing.Union form as well as X | None (Toy.note)
+    assert coerce("none", Optional[int], "k") is None  # noqa: UP045
     with pytest.raises(ConfigError, match="expected an integer"):
         coerce("abc", int, "train.steps")
     with pytest.raises(ConfigError, match="expected true/false"):

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from animegen.errors import ConfigError
 
-try:  # Python >= 3.11
+if sys.version_info >= (3, 11):  # a version check, not try/except: mypy then checks each branch for its Python
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 @dataclass
@@ -163,16 +164,17 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
         inner = args[0] if args else Any
         out = [coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out
     if is_dataclass(tp):
-        if isinstance(value, tp):
+        cls = cast(type, tp)  # an annotation, so a class (is_dataclass() also accepts instances and narrows to both)
+        if isinstance(value, cls):
             return value
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table of settings, got {value!r}")
-        return from_dict(tp, value, where)
+        return from_dict(cls, value, where)
     if tp is bool:
         if isinstance(value, bool):
             return value

@@ -111,9 +111,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     from animegen.data.sources import open_source
     from animegen.latent.interpolate import loop
     from animegen.report import write_report
-    from animegen.runs import FINAL
     from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report.rundata import RunData
+    from animegen.runs import FINAL
     from animegen.train.trainer import train
 
     out = Path(out)

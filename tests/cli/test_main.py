@@ -50,6 +50,6 @@ def test_sample_junk_file_one_line(tmp_path):
     junk.write_bytes(b"definitely not a checkpoint" * 10)
     r = run("sample", str(junk), "--out", str(tmp_path / "x.png"))
     assert r.returncode != 0
-    lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    lines = [line for line in r.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "x.png").exists()

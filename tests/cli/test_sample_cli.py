@@ -39,7 +39,7 @@ def ckpt(tmp_path, toys):
 
 def test_grid_is_deterministic_per_seed(ckpt, tmp_path, capsys):
     paths = [tmp_path / f"g{i}.png" for i in range(3)]
-    for p, seed in zip(paths, (0, 0, 1)):
+    for p, seed in zip(paths, (0, 0, 1), strict=True):
         code, out, err = run_cli(["sample", str(ckpt), "--n", "6", "--seed", str(seed), "--nrow", "3", "--out", str(p)],
                                  capsys)
         assert code == 0, err

@@ -80,8 +80,8 @@ def test_user_errors_are_one_line(argv, message, capsys, toys):
 
 def test_divergence_stop_is_a_clear_error(tmp_path, capsys, toys, random_source):
     code, _, err = run_cli(["train", "--model", "toy-ae", "--data", "random:40", "--out", str(tmp_path), *TOY_SETS,
-                            "--set", "model.nan_at=1", "--set", "model.nan_always=true", "--set", "train.max_rollbacks=1",
-                            "--set", "train.steps=5"], capsys)
+                            "--set", "model.nan_at=1", "--set", "model.nan_always=true",
+                            "--set", "train.max_rollbacks=1", "--set", "train.steps=5"], capsys)
     assert code == 1
     assert "error: training diverged" in err and "Traceback" not in err
 

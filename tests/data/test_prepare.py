@@ -44,7 +44,8 @@ def png_bomb(w: int = 100_000, h: int = 100_000) -> bytes:
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (w + 1) * 4)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * (w + 1) * 4))
+            + chunk(b"IEND", b""))
 
 
 def make_good(folder: Path, n: int, start: int = 0, fmt: str = "PNG", ext: str = "png") -> list[Path]:
@@ -434,8 +435,10 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
 
 
 def test_report_summary_format():
-    rep = PrepareReport("DIR", 16052, 16060, 16052, {"duplicate": 1, "truncated": 3, "not-an-image": 2, "too-small": 2}, "none")
-    assert rep.summary() == "kept 16,052 of 16,060 images (dropped: 3 truncated, 2 not-an-image, 2 too-small, 1 duplicate) → DIR"
+    rep = PrepareReport("DIR", 16052, 16060, 16052,
+                        {"duplicate": 1, "truncated": 3, "not-an-image": 2, "too-small": 2}, "none")
+    assert rep.summary() == ("kept 16,052 of 16,060 images "
+                             "(dropped: 3 truncated, 2 not-an-image, 2 too-small, 1 duplicate) → DIR")
 
 
 # ----------------------------------------------------------------------------- real data

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
 from train_toys import random_images, state_of, toy_config, toys  # noqa: F401
 
 from animegen.train.ema import EMA, recalibrate_batchnorm
@@ -113,7 +112,8 @@ def test_trainer_exports_ema_weights_with_statistics_of_their_own(tmp_path, toys
     bn = [k for k in exported.state_dict() if k.endswith("running_mean")]
     assert bn
     expected = load_model(run / "final.safetensors")
-    z = expected.sample_latent(EMA_BN_BATCHES * cfg.train.batch_size, generator=torch.Generator().manual_seed(cfg.train.seed + 1))
+    z = expected.sample_latent(EMA_BN_BATCHES * cfg.train.batch_size,
+                               generator=torch.Generator().manual_seed(cfg.train.seed + 1))
     chunks = iter(z.split(cfg.train.batch_size))
     recalibrate_batchnorm(expected.generator, lambda: expected.decode(next(chunks)), EMA_BN_BATCHES)
     for k in bn:

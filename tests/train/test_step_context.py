@@ -39,7 +39,7 @@ def test_divergence_is_raised_before_the_step(kind):
     with pytest.raises(Divergence) as err:
         ctx.optimize("net", loss)
     assert err.value.optimizer == "net"
-    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
 def test_no_norm_limit_by_default_but_non_finite_still_caught():

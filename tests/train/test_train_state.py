@@ -12,8 +12,16 @@ from torch import nn
 
 from animegen.checkpoint import load_model, read_header, save_model
 from animegen.errors import CheckpointError
-from animegen.train.state import (STATE_FORMAT, TrainState, capture_rng, load_state, optimizer_from_flat,
-                                  optimizer_to_flat, restore_rng, save_state)
+from animegen.train.state import (
+    STATE_FORMAT,
+    TrainState,
+    capture_rng,
+    load_state,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    restore_rng,
+    save_state,
+)
 
 
 def _trained(opt_cls, **kw):
@@ -44,7 +52,7 @@ def test_optimizer_state_roundtrip_gives_identical_next_steps(opt_cls, kw):
         o.zero_grad()
         n(x).pow(2).mean().backward()
         o.step()
-    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters(), strict=True))
     assert opt2.param_groups[0].get("betas", ()) == opt.param_groups[0].get("betas", ())
 
 

@@ -19,11 +19,13 @@ def test_run_folder_layout_and_contents(tmp_path, toys):
     assert run.parent == tmp_path and run.name == "toy-ae-1"
     names = {p.name for p in run.iterdir()}
     assert {"config.json", "metrics.jsonl", "tb", "samples", "recon", "last.safetensors", "final.safetensors",
-            "best.safetensors", "train_state.safetensors", "step-000012.safetensors", "step-000018.safetensors"} <= names
+            "best.safetensors", "train_state.safetensors", "step-000012.safetensors",
+            "step-000018.safetensors"} <= names
     assert "step-000006.safetensors" not in names  # only the newest keep_checkpoints are kept
     assert not [n for n in names if n.endswith(".tmp")]
     assert run_config_from_dict(json.loads((run / "config.json").read_text())) == cfg
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000006.png", "step-000012.png", "step-000018.png"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000006.png", "step-000012.png",
+                                                                   "step-000018.png"]
     recon = Image.open(run / "recon" / "step-000018.png")
     assert recon.height > 2 * 16 * 2 and recon.width > recon.height  # two rows of 5 val images + labels
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import animegen.data.sources as sources  # noqa: E402
 from train_toys import random_images, register  # noqa: E402
+
+import animegen.data.sources as sources  # noqa: E402
 
 _real_open_source = sources.open_source
 

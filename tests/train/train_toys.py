@@ -187,7 +187,8 @@ def toy_config(family: str = "toy-ae", steps: int = 12, size: int = 16, model: d
     t = dict(steps=steps, batch_size=8, precision="fp32", log_every=2, sample_every=6, checkpoint_every=6,
              eval_every=6, n_sample_grid=4, ema_decay=0.9, threads=1, device="cpu")
     t.update(train)
-    return RunConfig(family=family, name=family, data=DataConfig(source="unused", size=size, channels=3, val_fraction=0.1),
+    return RunConfig(family=family, name=family,
+                     data=DataConfig(source="unused", size=size, channels=3, val_fraction=0.1),
                      model=model_cfg, train=TrainConfig(**t))
 
 

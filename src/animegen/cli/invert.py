@@ -24,7 +24,8 @@ work too: their first restart starts at the encoder's code."""
 @app.command("invert", epilog=EXAMPLES)
 def invert_command(
     checkpoint: Path = typer.Argument(..., help="A model checkpoint (.safetensors) or a run folder."),
-    images: list[str] = typer.Argument(..., help="Image files, or dataset rows (data:SOURCE#I, synth:N#I, mnist:DIR#I)."),
+    images: list[str] = typer.Argument(...,
+                                       help="Image files, or dataset rows (data:SOURCE#I, synth:N#I, mnist:DIR#I)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created)."),
     steps: int = typer.Option(200, "--steps", min=1, help="Adam steps per restart (the fixed budget)."),
     restarts: int = typer.Option(4, "--restarts", min=1, help="Random starts per image; the best is kept."),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,7 +29,7 @@ def neighbors_command(
     k: int = typer.Option(5, "--k", min=1, help="Nearest training images per sample."),
     features: str = typer.Option("inception", "--features", help="inception (FID network, offline weights) or pixels."),
     seed: int = typer.Option(0, "--seed", help="Sample seed."),
-    inception: Optional[Path] = typer.Option(None, "--inception", help="Inception weights file."),
+    inception: Path | None = typer.Option(None, "--inception", help="Inception weights file."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, mps or auto."),
 ) -> None:
     """Show samples beside their nearest training images; prints the PNG and JSON paths."""

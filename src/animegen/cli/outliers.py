@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -29,8 +28,8 @@ def outliers_command(
     top: int = typer.Option(32, "--top", min=1, help="How many of the worst images to show (and leave out of keep.txt "
                             "unless --threshold is given)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Keep the images under this error percentile "
-                                              "(0-100] instead of dropping the --top worst."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Keep the images under this error percentile "
+                                           "(0-100] instead of dropping the --top worst."),
     invert: bool = typer.Option(False, "--invert", help="GANs: score by how well inversion reproduces each image."),
     steps: int = typer.Option(100, "--steps", min=1, help="With --invert: Adam steps per image."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per forward pass."),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,42 +24,50 @@ EPILOG = "Examples:\n\n" + "\n\n".join(EXAMPLES)
 def prepare(
     source: str = typer.Argument(..., help="A folder (searched recursively), .zip, .tar(.gz), hf:NAME (HF dataset name "
                                             "or local imagefolder path, hf:NAME:SPLIT) or mnist:DIR[:test]."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Dataset folder to write (an existing dataset: only "
-                                                                   "the files prepare wrote there are replaced)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Dataset folder to write (an existing dataset: only "
+                                                              "the files prepare wrote there are replaced)."),
     size: int = typer.Option(64, "--size", help="Side of the square output images, in pixels."),
     crop: str = typer.Option("none", "--crop", help="none: inputs are face crops (centre square); "
                                                     "detect: find anime faces in full illustrations."),
     channels: int = typer.Option(3, "--channels", help="3 for RGB, 1 for grayscale."),
-    detector: str = typer.Option("auto", "--detector", help="Face detector for --crop detect: auto, animeface or cascade."),
-    cascade: Optional[Path] = typer.Option(None, "--cascade", help="OpenCV cascade XML for the cascade detector "
-                                                                   "(e.g. lbpcascade_animeface.xml)."),
-    min_face: Optional[int] = typer.Option(None, "--min-face", help="Smallest face side kept, in source pixels "
-                                                                   "(default: size / (1 + 2 margin), i.e. no upscaling)."),
+    detector: str = typer.Option("auto", "--detector",
+                                 help="Face detector for --crop detect: auto, animeface or cascade."),
+    cascade: Path | None = typer.Option(None, "--cascade", help="OpenCV cascade XML for the cascade detector "
+                                                                "(e.g. lbpcascade_animeface.xml)."),
+    min_face: int | None = typer.Option(None, "--min-face",
+                                        help="Smallest face side kept, in source pixels "
+                                        "(default: size / (1 + 2 margin), i.e. no upscaling)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Smallest detector score kept (0..1)."),
     max_faces: int = typer.Option(0, "--max-faces", help="At most this many faces per image, best first (0 = all)."),
-    margin: float = typer.Option(0.25, "--margin", help="Context added on each side of a face box, as a fraction of its side."),
-    min_side: Optional[int] = typer.Option(None, "--min-side", help="--crop none: drop images whose shorter side is below "
-                                                                   "this (default: size / 2)."),
+    margin: float = typer.Option(0.25, "--margin",
+                                 help="Context added on each side of a face box, as a fraction of its side."),
+    min_side: int | None = typer.Option(None, "--min-side", help="--crop none: drop images whose shorter side is below "
+                                                                 "this (default: size / 2)."),
     dedup: bool = typer.Option(True, "--dedup/--no-dedup", help="Drop near-duplicates (dHash)."),
     dedup_threshold: int = typer.Option(3, "--dedup-threshold", help="Max Hamming distance (of 64 bits) that counts as "
                                                                      "a duplicate; 0 = identical hashes only."),
-    val_fraction: float = typer.Option(0.0, "--val-fraction", help="Share of images listed as validation in the manifest."),
+    val_fraction: float = typer.Option(0.0, "--val-fraction",
+                                       help="Share of images listed as validation in the manifest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the train/val split."),
-    max_pixels: int = typer.Option(100_000_000, "--max-pixels", help="Larger images are refused (decompression bombs)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N inputs (quick looks, previews)."),
-    preview: Optional[Path] = typer.Option(None, "--preview", help="Write a PNG grid of kept and dropped images, row "
-                                                                   "per reason; without --out it is a dry run."),
+    max_pixels: int = typer.Option(100_000_000, "--max-pixels",
+                                   help="Larger images are refused (decompression bombs)."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N inputs (quick looks, previews)."),
+    preview: Path | None = typer.Option(None, "--preview", help="Write a PNG grid of kept and dropped images, row "
+                                                                "per reason; without --out it is a dry run."),
     workers: int = typer.Option(0, "--workers", "-j", help="Worker processes (0 = all cores; 1 = no pool)."),
-    keep_list: Optional[Path] = typer.Option(None, "--keep-list", help="Keep only the inputs named in this file (one "
-                                             "source name per line, as `animegen outliers` writes keep.txt); the "
-                                             "rest are rejects 'not-in-keep-list'."),
+    keep_list: Path | None = typer.Option(None, "--keep-list", help="Keep only the inputs named in this file (one "
+                                          "source name per line, as `animegen outliers` writes keep.txt); the "
+                                          "rest are rejects 'not-in-keep-list'."),
 ) -> None:
     """Prepare a dataset: decode, clean, crop, resize, de-duplicate; one memory-mappable array.
 
-    Writes DATASET/images.npy (uint8 [N, H, W, C]), manifest.json (count, source, options, fingerprint, split, per-image provenance and box) and rejects.csv (every dropped input and why).
+    Writes DATASET/images.npy (uint8 [N, H, W, C]), manifest.json (count, source, options, fingerprint, split, \
+per-image provenance and box) and rejects.csv (every dropped input and why).
 
-    Broken, unreadable, tiny or oversized files are skipped and counted, never fatal; animated images give their first frame. The folder appears only when complete.
+    Broken, unreadable, tiny or oversized files are skipped and counted, never fatal; animated images give \
+their first frame. The folder appears only when complete.
     """
+    # (a backslash at a line end joins the lines: the --help text keeps one line per paragraph)
     from animegen.data.pipeline import PrepareOptions
     from animegen.data.prepare import prepare as run_prepare
     from animegen.progress import is_quiet

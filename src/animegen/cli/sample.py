@@ -35,9 +35,11 @@ def sample_command(
     n: int = typer.Option(64, "--n", "-n", min=1, help="Number of images."),
     seed: int = typer.Option(0, "--seed", help="Latent seed (same seed, same images)."),
     out: Path | None = typer.Option(None, "--out", "-o",
-                                       help="Grid PNG (default samples.png), or a folder with --separate (default samples/)."),
+                                    help="Grid PNG (default samples.png), or a folder with --separate "
+                                    "(default samples/)."),
     truncation: float | None = typer.Option(None, "--truncation", "-t", min=0.0,
-                                               help="Resample latent entries above this magnitude (GAN truncation trick)."),
+                                            help="Resample latent entries above this magnitude "
+                                            "(GAN truncation trick)."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: 'standard' N(0, I); 'fitted' the Gaussian "
                               "fitted to the training codes (AE/VAE); 'gmm' the Gaussian mixture fitted to them "
                               "(VAE, VAE-GAN); 'auto' fitted for the AE, standard otherwise."),
@@ -52,7 +54,8 @@ def sample_command(
     import torch
 
     from animegen.checkpoint import load_model
-    from animegen.fsutil import check_output
+    from animegen.errors import AnimegenError
+    from animegen.fsutil import check_dir_output, check_output
     from animegen.imaging import save_grid, save_png, to_uint8
     from animegen.models.base import PRIORS
     from animegen.progress import progress
@@ -60,9 +63,6 @@ def sample_command(
 
     if prior not in PRIORS:
         raise typer.BadParameter(f"{prior!r}; choose {', '.join(PRIORS)}", param_hint="--prior")
-    from animegen.errors import AnimegenError
-    from animegen.fsutil import check_dir_output, check_output
-
     if truncation is not None and not math.isfinite(truncation):
         raise typer.BadParameter(f"{truncation}; pass a finite number", param_hint="--truncation")
     path = resolve_checkpoint(checkpoint)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -26,15 +25,17 @@ report.html (animegen report; skip with --no-report)."""
 
 @app.command("train", epilog=EXAMPLES)
 def train_command(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model family: ae, vae, dcgan, wgan, wgan-gp."),
-    data: Optional[str] = typer.Option(None, "--data", "-d",
-                                       help="DATASET folder, image folder/zip/tar, synth:N, mnist:DIR or hf:NAME."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A TOML recipe (configs/*.toml)."),
-    overrides: List[str] = typer.Option([], "--set", "-s", help="Override a setting: section.key=value (repeatable)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model family: ae, vae, dcgan, wgan, wgan-gp."),
+    data: str | None = typer.Option(None, "--data", "-d",
+                                    help="DATASET folder, image folder/zip/tar, synth:N, mnist:DIR or hf:NAME."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="A TOML recipe (configs/*.toml)."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a setting: section.key=value (repeatable)."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder that receives the run folder."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run folder prefix (default: the recipe's name or the family)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
+    name: str | None = typer.Option(None, "--name",
+                                    help="Run folder prefix (default: the recipe's name or the family)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue this run folder from its last checkpoint."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip writing RUN/report.html at the end."),
 ) -> None:
     """Train a generative model; prints the run folder."""

@@ -22,7 +22,7 @@ import io
 import os
 import warnings
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -95,7 +95,7 @@ def open_image(data: bytes | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS,
     if len(data) == 0:
         raise Rejected("empty-file", "0 bytes")
     try:
-        im = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data))  # exif_transpose() below gives a plain Image
     except UnidentifiedImageError:
         head = data[:16]
         raise Rejected("not-an-image", f"unknown format (starts with {head!r})") from None

@@ -14,10 +14,11 @@ import os
 import signal
 import sys
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -172,7 +173,7 @@ class Processor:
             raise Rejected("too-small", f"{round(W * scale)}x{round(H * scale)} < {need} px")
         box = center_square(W, H)
         pixels = self._finish(img.crop(box))
-        return [Crop(pixels, tuple(int(round(v * scale)) for v in box), None, dhash(pixels))]
+        return [Crop(pixels, _scaled(box, scale), None, dhash(pixels))]
 
     def _crop_detect(self, img: Image.Image, scale: float, res: ItemResult) -> list[Crop]:
         o = self.opts
@@ -189,9 +190,14 @@ class Processor:
         for f in faces:
             box = face_square(f.x, f.y, f.w, f.h, o.margin, W, H)
             pixels = self._finish(crop_square(img, box))
-            out.append(Crop(pixels, tuple(int(round(v * scale)) for v in box),
-                            (f.x, f.y, f.w, f.h, round(f.score, 4)), dhash(pixels)))
+            out.append(Crop(pixels, _scaled(box, scale), (f.x, f.y, f.w, f.h, round(f.score, 4)), dhash(pixels)))
         return out
+
+
+def _scaled(box: Box, scale: float) -> Box:
+    """``box`` times ``scale``, rounded to whole pixels (a box of the decoded image in the source's pixels)."""
+    x0, y0, x1, y1 = box
+    return int(round(x0 * scale)), int(round(y0 * scale)), int(round(x1 * scale)), int(round(y1 * scale))
 
 
 # ----------------------------------------------------------------------------- running in a pool
@@ -204,7 +210,7 @@ def _init_worker(opts: PrepareOptions, thumbs: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     _WORKER = Processor(opts, thumbs)
     if opts.crop == "detect":
-        _WORKER.detector  # build it once per worker, before the first chunk
+        _ = _WORKER.detector  # build it once per worker, before the first chunk
         if "cv2" in sys.modules:  # one OpenCV thread per worker: the workers already use every core
             sys.modules["cv2"].setNumThreads(1)
 
@@ -269,7 +275,7 @@ def process_items(items: Iterable[RawItem], opts: PrepareOptions, workers: int =
             yield proc(it)
         return
     if opts.crop == "detect":
-        Processor(opts).detector  # fail early and clearly if no backend is installed
+        _ = Processor(opts).detector  # fail early and clearly if no backend is installed
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker,
                              initargs=(opts, thumbs))
     pending: deque = deque()

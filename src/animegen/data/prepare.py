@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from animegen.data.dedup import NearDuplicateIndex
+from animegen.data.imageset import ImageSet
 from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
 from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
 from animegen.data.readers import Reader, open_reader
-from animegen.data.imageset import ImageSet
 from animegen.errors import AnimegenError, DataError
 from animegen.fsutil import atomic_dir, check_output
 from animegen.progress import info, progress
@@ -121,7 +121,8 @@ class _Collector:
             if self.index is not None:
                 m = self.index.match(crop.hash)
                 if m is not None:
-                    self._drop(name, "duplicate", f"of {self.files[m[0]]['source']} (dHash distance {m[1]})", crop.pixels)
+                    self._drop(name, "duplicate", f"of {self.files[m[0]]['source']} (dHash distance {m[1]})",
+                               crop.pixels)
                     continue
             i = self.writer.add(crop.pixels, res.labels)
             if self.index is not None:
@@ -199,12 +200,14 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        target = atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory()
+        target: contextlib.AbstractContextManager[str | Path] = (
+            atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory())
         tmp = Path(stack.enter_context(target))
         writer = DatasetWriter(tmp, opts.size, opts.channels)
         stack.callback(writer.close)
         col = _Collector(opts, writer, preview is not None, keep=keep)
-        bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}", unit="img"))
+        bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}",
+                                           unit="img"))
         for res in process_items(items, opts, workers, thumbs=preview is not None):
             col.add(res)
             bar.update(1)

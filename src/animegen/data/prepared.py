@@ -21,8 +21,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,9 @@ class DatasetWriter:
         self._raw_path.unlink(missing_ok=True)
         fingerprint = digest.hexdigest()
         if self._labels:
-            np.savez(self.folder / LABELS, **{k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()})
+            # typed Any: numpy's stub would otherwise match the **kwargs against savez's allow_pickle: bool
+            arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.int64) for k, v in self._labels.items()}
+            np.savez(self.folder / LABELS, **arrays)
         m = {"format": FORMAT, "version": VERSION, "count": n, "shape": list(shape), "dtype": "uint8",
              "size": self.shape[0], "channels": self.shape[2], "fingerprint": fingerprint,
              "labels": sorted(self._labels), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -163,9 +166,11 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{mpath} is unreadable or corrupt ({exc}); re-run animegen prepare") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+        found = m.get("format") if isinstance(m, dict) else None
+        raise DataError(f"{mpath} is not an animegen prepared-dataset manifest (format {found!r})")
     if int(m.get("version", 0)) > VERSION:
-        raise DataError(f"{mpath} was written by a newer animegen (format version {m['version']} > {VERSION}); upgrade animegen")
+        raise DataError(f"{mpath} was written by a newer animegen (format version {m['version']} > {VERSION}); "
+                        "upgrade animegen")
     return m
 
 
@@ -197,7 +202,8 @@ def load_prepared(path: str | os.PathLike, mmap: bool = True, verify: bool = Fal
     if verify or not fingerprint:
         actual = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
         if fingerprint and actual != fingerprint:
-            raise DataError(f"{ipath} does not match the fingerprint in {MANIFEST} (content changed); re-run animegen prepare")
+            raise DataError(f"{ipath} does not match the fingerprint in {MANIFEST} (content changed); "
+                            "re-run animegen prepare")
         fingerprint = actual
     n = images.shape[0]
     val_mask = None

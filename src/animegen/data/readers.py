@@ -163,7 +163,8 @@ def _hf_reader(spec: str) -> Reader:
     except AnimegenError:
         raise
     except Exception as exc:  # datasets raises many types (offline, not found, bad config): one clear line
-        hint = " (offline: HF_DATASETS_OFFLINE is set)" if os.environ.get("HF_DATASETS_OFFLINE") not in (None, "", "0") else ""
+        offline = os.environ.get("HF_DATASETS_OFFLINE") not in (None, "", "0")
+        hint = " (offline: HF_DATASETS_OFFLINE is set)" if offline else ""
         raise DataError(f"cannot load Hugging Face dataset {name!r} split {split!r}{hint}: "
                         f"{type(exc).__name__}: {exc}") from None
     col = next((k for k, f in ds.features.items() if isinstance(f, datasets.Image)), None)
@@ -184,7 +185,8 @@ def _hf_reader(spec: str) -> Reader:
         for i, row in enumerate(ds):
             v = row[col] or {}
             p = v.get("path")
-            label = f"{Path(p).relative_to(local).as_posix()}" if p and local.is_dir() and _under(p, local) else (p or f"{name}[{i}]")
+            label = (f"{Path(p).relative_to(local).as_posix()}" if p and local.is_dir() and _under(p, local)
+                     else (p or f"{name}[{i}]"))
             if v.get("bytes"):
                 yield RawItem(label, v["bytes"])
             elif p:

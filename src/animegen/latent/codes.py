@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -155,7 +156,8 @@ def load_codes(path: str | os.PathLike) -> tuple[Tensor, list[str], dict[str, An
     except CheckpointError:
         raise
     except Exception as exc:  # safetensors and json raise several types for damaged files
-        raise CheckpointError(f"{p}: unreadable codes file ({str(exc).splitlines()[0][:200] if str(exc) else exc})") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else exc
+        raise CheckpointError(f"{p}: unreadable codes file ({detail})") from None
     labels = header.get("labels")
     if not isinstance(labels, list) or len(labels) != z.shape[0]:
         labels = [f"{p.stem}#{i}" for i in range(z.shape[0])]

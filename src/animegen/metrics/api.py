@@ -25,7 +25,7 @@ from animegen.metrics.kid import kid
 
 __all__ = ["quick_kid", "quick_fid", "diversity_score", "inception_available"]
 
-_REAL_CACHE: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_REAL_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 def inception_available(path: str | None = None) -> bool:

@@ -29,9 +29,9 @@ Likelihoods (``likelihood``):
 Logged (all with the sign they carry in their name, per image = summed over pixels / latent dims):
 ``loss`` (the optimised β-weighted objective), ``recon_per_image`` (−log p(x|z), nats), ``kl_per_image`` (nats, ≥ 0),
 ``elbo_per_image`` (= −(recon + kl), higher is better), ``recon_per_pixel`` = recon / D, ``mse_per_pixel``
-(comparable with the AE), ``bits_per_dim``
-(−ELBO in bits per pixel; for the Gaussian, +log2(128) turns the density on [-1, 1] into a probability of the
-8-bit value — a bound with uniform dequantisation, Theis et al. 2016), ``kl_weight`` (β_t), ``obs_std``.
+(comparable with the AE), ``bits_per_dim`` (−ELBO in bits per pixel; for the Gaussian, +log2(128) turns the
+density on [-1, 1] into a probability of the 8-bit value — a bound with uniform dequantisation, Theis et al. 2016),
+``kl_weight`` (β_t), ``obs_std``.
 """
 from __future__ import annotations
 

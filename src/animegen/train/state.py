@@ -96,8 +96,9 @@ def optimizer_from_flat(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], 
     current = opt.state_dict()["param_groups"]
     groups = [dict(g) for g in meta["param_groups"]]
     if len(groups) != len(current):
-        raise CheckpointError(f"{where}the saved optimizer has {len(groups)} parameter groups, the model {len(current)}")
-    for saved, cur in zip(groups, current):
+        raise CheckpointError(f"{where}the saved optimizer has {len(groups)} parameter groups, "
+                              f"the model {len(current)}")
+    for saved, cur in zip(groups, current, strict=True):
         for k, v in saved.items():  # JSON turned tuples (Adam betas) into lists
             if isinstance(cur.get(k), tuple) and isinstance(v, list):
                 saved[k] = tuple(v)
