@@ -133,5 +133,14 @@ def test_more_components_than_codes_is_a_config_error():
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="at least 64 codes"):
         model.prepare_export(_batches, averaged=False)
-    with pytest.raises(ConfigError, match="prior_components must be >= 1"):
-        VAE(VAEConfig(latent_dim=4, widths=(4, 8), prior_components=0), DataSpec(3, 16))
+    with pytest.raises(ConfigError, match="prior_components must be >= 0"):
+        VAE(VAEConfig(latent_dim=4, widths=(4, 8), prior_components=-1), DataSpec(3, 16))
+
+
+def test_no_mixture_by_default_and_tiny_training_sets_still_export():
+    model = VAE(VAEConfig(latent_dim=4, widths=(4, 8)), DataSpec(3, 16)).eval()
+    model.check_training_set(1)  # no mixture asked for: any training split is fine
+    model.prepare_export(_batches, averaged=False)
+    assert model.mixture_prior() is None and model.fitted_prior() is not None
+    with pytest.raises(CheckpointError, match="prior_components > 0"):
+        model.sample(2, prior="gmm")

@@ -149,8 +149,9 @@ class GenerativeModel(nn.Module):
     def _resolve_mixture(self) -> Any:
         mix = self.mixture_prior()
         if mix is None:
-            raise CheckpointError(f"this {self.family} model has no fitted Gaussian mixture (VAE/VAE-GAN checkpoints "
-                                  "exported by `animegen train` carry one); use prior 'fitted' or 'standard'")
+            raise CheckpointError(f"this {self.family} model has no fitted Gaussian mixture (VAE/VAE-GAN runs fit one "
+                                  "at export when model.prior_components > 0, as configs/vae-faces.toml sets); use "
+                                  "prior 'fitted' or 'standard'")
         return mix
 
     def _resolve_prior(self, prior: str) -> GaussianFit | None:

@@ -81,9 +81,10 @@ class VAEConfig:
     input_noise: float = 0.0
     """Std of Gaussian noise added to the encoder's input only while training (a denoising VAE; Vincent et al.
     2008 for autoencoders, Im et al. 2017 for VAEs); the decoder still reconstructs the clean image. 0: off."""
-    prior_components: int = 16
+    prior_components: int = 0
     """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``;
-    Ghosh et al. 2020); the trainer refuses a training split with fewer images than this."""
+    Ghosh et al. 2020); 0: no mixture (``configs/vae-faces.toml`` uses 16). The trainer refuses a training
+    split with fewer images than this."""
     prior_covariance: Literal["full", "diag"] = "full"
     """Covariance of each mixture component."""
     beta: float = 1.0
@@ -123,7 +124,7 @@ class MixturePrior(EncoderDecoderModel):
     def __init__(self, config, spec):
         super().__init__(config, spec)
         k, z = config.prior_components, config.latent_dim
-        self.register_buffer("gmm_weights", torch.full((k,), 1.0 / k))  # [K]
+        self.register_buffer("gmm_weights", torch.full((k,), 1.0 / max(k, 1)))  # [K]; K = 0: no mixture
         self.register_buffer("gmm_means", torch.zeros(k, z))  # [K, z]
         self.register_buffer("gmm_scale_tril", torch.eye(z).expand(k, z, z).clone())  # [K, z, z]
         self.register_buffer("gmm_count", torch.zeros((), dtype=torch.long))  # 0 = not fitted
@@ -136,7 +137,7 @@ class MixturePrior(EncoderDecoderModel):
     def check_training_set(self, n_train: int) -> None:
         """Called by the trainer before the first step: the mixture needs at least one code per component."""
         k = self.config.prior_components
-        if n_train < k:
+        if 0 < k and n_train < k:
             raise ConfigError(f"model.prior_components={k} but the training split has only {n_train} images "
                               f"(codes) to fit the mixture on; lower model.prior_components")
 
@@ -163,11 +164,16 @@ class MixturePrior(EncoderDecoderModel):
             codes = encode_all(self.encode, batches)  # [N, z]
         finally:
             self.train(was)
+        if codes.shape[0] < 2:  # no covariance to fit: the checkpoint carries no prior (sampling uses N(0, I))
+            self.prior_count.zero_()
+            self.gmm_count.zero_()
+            return codes
         fit = fit_gaussian(codes)
         self.prior_mean.copy_(fit.mean)
         self.prior_scale_tril.copy_(fit.scale_tril)
         self.prior_count.fill_(fit.count)
-        self.fit_mixture(codes)
+        if self.config.prior_components > 0:
+            self.fit_mixture(codes)
         return codes
 
     def prepare_export(self, batches, averaged: bool) -> None:
@@ -191,8 +197,8 @@ def validate_vae_config(c) -> None:
         raise ConfigError(f"model.obs_std_momentum must be in [0, 1), got {c.obs_std_momentum}")
     if c.input_noise < 0:
         raise ConfigError(f"model.input_noise must be >= 0 (a noise std), got {c.input_noise}")
-    if c.prior_components < 1:
-        raise ConfigError(f"model.prior_components must be >= 1, got {c.prior_components}")
+    if c.prior_components < 0:
+        raise ConfigError(f"model.prior_components must be >= 0 (0: no mixture), got {c.prior_components}")
 
 
 class VAE(MixturePrior):

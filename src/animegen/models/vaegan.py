@@ -76,8 +76,9 @@ class VAEGANConfig:
     """DiffAugment policy for every image D is trained on (Zhao et al. 2020); "" for none."""
     input_noise: float = 0.0
     """Std of Gaussian noise on the encoder's input while training (denoising, Vincent et al. 2008); 0: off."""
-    prior_components: int = 16
-    """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``)."""
+    prior_components: int = 0
+    """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``); 0: none
+    (``configs/vaegan-faces.toml`` uses 16)."""
     prior_covariance: Literal["full", "diag"] = "full"
     lr: float = 2e-4
     lr_d: float = 2e-4
@@ -94,8 +95,8 @@ def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
     n, _ = plan_stages(spec.size)
     if not 0 <= c.feature_layer <= n:
         raise ConfigError(f"model.feature_layer must be in 0..{n} at {spec.size} px (0: auto), got {c.feature_layer}")
-    if c.prior_components < 1:
-        raise ConfigError(f"model.prior_components must be >= 1, got {c.prior_components}")
+    if c.prior_components < 0:
+        raise ConfigError(f"model.prior_components must be >= 0 (0: no mixture), got {c.prior_components}")
     try:
         parse_policy(c.diffaug)
     except ValueError as exc:
