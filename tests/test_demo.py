@@ -20,7 +20,8 @@ from animegen.cli.main import main  # noqa: E402
 from animegen.demo import DemoBudget, default_faces, run_demo  # noqa: E402
 
 DEMO_SECTIONS = ["best-samples", "reconstructions", "latent-interpolation", "training-faces", "standard-prior"]
-PER_RUN = ["loss-curves", "training-health", "samples-over-training", "metrics", "run-facts"]
+PER_RUN = ["blend", "perturbation", "latent-statistics", "loss-curves", "training-health", "samples-over-training",
+           "metrics", "run-facts"]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +47,8 @@ def test_demo_page_best_samples_first_and_every_section_filled(demo):
     out, page = demo
     text = page.read_text(encoding="utf-8")
     ids = section_ids(text)
-    expected = DEMO_SECTIONS + [f"vae-demo-1-{k}" for k in PER_RUN] + [f"gan-demo-1-{k}" for k in PER_RUN if
-                                                                       k != "metrics"] + ["reproduce"]
+    expected = DEMO_SECTIONS + [f"vae-demo-1-{k}" for k in PER_RUN] + [
+        f"gan-demo-1-{k}" for k in PER_RUN if k not in ("metrics", "latent-statistics")] + ["reproduce"]
     assert ids == expected
     best = text.split("<section id='best-samples'>")[1].split("</section>")[0]
     assert "fitted" in best and "GAN" in best and best.count("<img") == 2

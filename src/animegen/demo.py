@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from animegen.config import DataConfig, RunConfig, TrainConfig, apply_overrides, model_config_class
@@ -112,7 +113,7 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     from animegen.latent.interpolate import loop
     from animegen.report import write_report
     from animegen.report.demo_page import DemoResult, write_demo_page
-    from animegen.report.rundata import RunData
+    from animegen.report.rundata import FACES, RunData
     from animegen.runs import FINAL
     from animegen.train.trainer import train
 
@@ -150,7 +151,8 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
               out / "samples_fitted.png", nrow=8, scale=scale)
     save_grid(vae.sample(64, generator=torch.Generator().manual_seed(seed), prior="standard"),
               out / "samples.png", nrow=8, scale=scale)
-    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 1))[:16].numpy()
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed + 1)).numpy()
+    idx, idx_more = order[:16], order[16:16 + FACES]
     real = to_tensor(images.images[idx])  # [16, C, H, W]
     recon = vae.reconstruct(real)  # [16, C, H, W]
     save_grid(torch.cat([real[:8], recon[:8], real[8:], recon[8:]]), out / "reconstructions.png", nrow=8,
@@ -167,8 +169,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
 
     info(f"[{stages}/{stages}] writing the reports")
     runs = [RunData.load(d) for d in (vae_dir, gan_dir) if d is not None]
+    faces = torch.cat([real, to_tensor(images.images[np.sort(idx_more)])])  # [16 + ≤256, C, H, W]
     for r in runs:
-        r.real_images = real
+        r.real_images = faces  # interpolation, blend, perturbation and latent statistics of the reports
         write_report(r.path, run=r)
     result = DemoResult(out=out, runs=runs, minutes=minutes, n=len(images), size=size, seed=seed, data=data,
                         seconds=time.time() - t0)

@@ -1,7 +1,8 @@
 """The page ``animegen demo`` writes (``out/index.html``): the best pictures first, then how each run trained.
 
-It reuses the run-report section functions (:mod:`animegen.report.sections`) for each run's curves, health,
-grids over training, metrics and facts, titled with the run's model.
+It reuses the run-report section functions (:mod:`animegen.report.sections`, :mod:`.latent_sections`) for each
+run's blend row, perturbations, latent statistics, curves, health, grids over training, metrics and facts, titled
+with the run's model.
 """
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from animegen.report import latent_sections as L
 from animegen.report import sections as S
 from animegen.report.html import Page, Section
 from animegen.report.run_report import REPORT_FILE, SectionFn, run_sections
 from animegen.report.rundata import RunData
 
-RUN_SECTIONS: list[SectionFn] = [S.loss_curves, S.health, S.over_training, S.metrics, S.facts]
+RUN_SECTIONS: list[SectionFn] = [L.blend_row, L.perturbation, L.latent_statistics, S.loss_curves, S.health,
+                                 S.over_training, S.metrics, S.facts]
 LABELS = {"vae": "VAE", "ae": "AE", "dcgan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP"}
 
 
