@@ -99,7 +99,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--restarts", type=int, default=2)
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "invert_faces"))
-    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "invert_faces.json"))
+    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "invert_faces.json"),
+                    help="results JSON file (or a folder to write invert_faces.json into)")
     ap.add_argument("--smoke", action="store_true", help="synthetic faces, dry-run GAN, 4 faces, 3 steps; writes "
                     "only into --work")
     args = ap.parse_args()
@@ -154,6 +155,8 @@ def main() -> None:
         "inception_l2": "mean L2 between pool3 features of a face and its inversion (not optimised)",
     }
     results = work / "invert_faces.json" if args.smoke else Path(args.results)
+    if results.is_dir():  # a folder: the JSON goes inside it
+        results = results / "invert_faces.json"
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(out, indent=2) + "\n")
     print(results)
