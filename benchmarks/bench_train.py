@@ -47,6 +47,7 @@ from animegen.fsutil import atomic_write_json
 from animegen.models import MODELS, DataSpec
 from animegen.train.context import TrainContext
 from animegen.train.data import BatchLoader
+from animegen.train.device import cpu_name
 from animegen.train.ema import EMA
 
 MODES = {"fp32": ("fp32", False), "channels_last": ("fp32", True), "bf16": ("bf16", False), "bf16+cl": ("bf16", True)}
@@ -71,14 +72,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ----------------------------------------------------------------------------- our step path

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import sys
 
@@ -15,6 +14,7 @@ from animegen.imaging import make_grid
 from animegen.report import media, plots
 from animegen.report.html import Section
 from animegen.report.rundata import RunData
+from animegen.train.device import cpu_name
 from animegen.train.health import COLLAPSE_RATIO
 
 N_SAMPLES = 64
@@ -198,16 +198,6 @@ def _train_seconds(run: RunData) -> float | None:
     return total or None
 
 
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def facts(run: RunData) -> Section | None:
     """Time, throughput, precision, threads, hardware and versions."""
     start = next(iter(run.events("start")), {})
@@ -229,7 +219,7 @@ def facts(run: RunData) -> Section | None:
         ["processes × threads", f"{start.get('world_size', 1)} × {threads or 'torch default'}"],
         ["trained with", f"animegen {header.get('animegen_version')}, torch {header.get('torch_version')}"
                          if header else None],
-        ["report written on", f"{_cpu_name()}, {os.cpu_count()} cores; Python {sys.version.split()[0]}, "
+        ["report written on", f"{cpu_name()}, {os.cpu_count()} cores; Python {sys.version.split()[0]}, "
                               f"torch {torch.__version__}"],
     ]
     return Section("Run facts").table(["fact", "value"], [r for r in rows if r[1] is not None])

@@ -37,6 +37,20 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return dev
 
 
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX), where bf16 autocast pays."""
     try:
