@@ -20,10 +20,9 @@ STATS_MIN_FACES = 32  # fewer faces than this: no latent statistics
 
 def _two_codes(run: RunData, model) -> tuple[torch.Tensor, str] | None:
     """Codes ``[2, D]`` of two training faces (models with an encoder) or two prior samples (GANs)."""
-    faces = run.faces() if model.has_encoder else None
-    if faces is not None and len(faces) >= 2:
-        with torch.no_grad():
-            return model.encode(faces[:2].to(next(model.parameters()).device)).float().cpu(), "two training faces"
+    codes = run.face_codes()
+    if codes is not None and len(codes) >= 2:
+        return codes[:2], "two training faces"
     if model.has_encoder and model.fitted_prior() is None:
         return None
     prior = "fitted" if model.fitted_prior() is not None else "standard"
@@ -57,11 +56,9 @@ def perturbation(run: RunData) -> Section | None:
     if pair is None:
         return None
     z, what = pair
-    faces = run.faces() if model.has_encoder else None
-    codes = None
-    if faces is not None and len(faces) >= STATS_MIN_FACES:
-        with torch.no_grad():
-            codes = model.encode(faces.to(next(model.parameters()).device)).float().cpu()  # [N, D]
+    codes = run.face_codes()
+    if codes is not None and len(codes) < STATS_MIN_FACES:
+        codes = None
     spread = float(codes.std(0).mean()) if codes is not None else 1.0
     eps = PERTURB_EPS * spread
     sec = Section("Perturbation")
@@ -84,11 +81,10 @@ def latent_statistics(run: RunData) -> Section | None:
     from animegen.latent.stats import code_stats, posterior_stats
 
     model = run.model()
-    faces = run.faces() if model is not None and model.has_encoder else None
-    if faces is None or len(faces) < STATS_MIN_FACES:
+    codes = run.face_codes()
+    if codes is None or len(codes) < STATS_MIN_FACES:
         return None
-    with torch.no_grad():
-        codes = model.encode(faces.to(next(model.parameters()).device)).float().cpu()  # [N, D]
+    faces = run.faces()
     st = code_stats(codes)
     rows = [[k, v] for k, v in st.items() if isinstance(v, (int, float))]
     if hasattr(model, "posterior"):

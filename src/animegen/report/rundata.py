@@ -50,6 +50,7 @@ class RunData:
     """Sections already drawn for this run, by section function (a demo page and the run's report share them)."""
     _model: Any = field(default=None, repr=False)
     _faces_tried: bool = field(default=False, repr=False)
+    _codes: Any = field(default=None, repr=False)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunData:
@@ -139,3 +140,16 @@ class RunData:
             except (AnimegenError, OSError, KeyError, TypeError, ValueError):
                 return None
         return self.real_images
+
+    def face_codes(self):
+        """The exported model's codes ``[N, D]`` (float32, CPU) of :meth:`faces`, encoded once; None when the model
+        has no encoder or no faces are at hand."""
+        if self._codes is None:
+            model, faces = self.model(), self.faces()
+            if model is None or not model.has_encoder or faces is None:
+                return None
+            import torch
+
+            with torch.no_grad():
+                self._codes = model.encode(faces.to(next(model.parameters()).device)).float().cpu()  # [N, D]
+        return self._codes
