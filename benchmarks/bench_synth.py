@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from animegen.data import synthetic as S  # noqa: E402
+from animegen.data.synth_folder import write_dataset  # noqa: E402
 from animegen.fsutil import atomic_write_json  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def bench_write(n: int, size: int, workers: int) -> dict:
     load0 = _load()
     with tempfile.TemporaryDirectory() as tmp:
         c0, t0 = _cpu(), time.perf_counter()
-        S.write_dataset(Path(tmp) / "out", n, size, seed=0, workers=workers, progress=False)
+        write_dataset(Path(tmp) / "out", n, size, seed=0, workers=workers, progress=False)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
     return _row("write_png", n, size, workers, wall, cpu, load0)
 

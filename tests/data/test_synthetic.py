@@ -11,6 +11,7 @@ import pytest
 
 from animegen.data import synth_draw as D
 from animegen.data import synthetic as S
+from animegen.data.synth_folder import write_dataset
 from animegen.errors import DataError
 
 # one plain, well-lit face; tests change one factor at a time
@@ -80,8 +81,8 @@ def test_worker_count_does_not_change_images():
 
 
 def test_png_bytes_identical_whatever_n(tmp_path):
-    S.write_dataset(tmp_path / "small", 5, size=32, seed=2, workers=1, progress=False)
-    S.write_dataset(tmp_path / "big", 70, size=32, seed=2, workers=2, progress=False)
+    write_dataset(tmp_path / "small", 5, size=32, seed=2, workers=1, progress=False)
+    write_dataset(tmp_path / "big", 70, size=32, seed=2, workers=2, progress=False)
     for i in range(5):
         name = f"{i:06d}.png"
         assert (tmp_path / "small" / name).read_bytes() == (tmp_path / "big" / name).read_bytes()
@@ -324,7 +325,7 @@ def test_cli_grid(tmp_path):
 def test_a_synth_folder_is_a_data_source_with_its_labels(tmp_path):
     """`animegen synth --out DIR` then `--data DIR`: the same faces and labels as synth:N:SEED."""
     from animegen.data.sources import open_source
-    from animegen.data.synthetic import write_dataset
+    from animegen.data.synth_folder import write_dataset
 
     write_dataset(tmp_path / "faces", n=6, size=32, seed=3)
     ds = open_source(str(tmp_path / "faces"))

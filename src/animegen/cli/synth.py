@@ -22,7 +22,7 @@ In memory, use the data source synth:N[:SEED[:correlate]] (e.g. --data synth:200
 
 
 def _check_out(out: Path, force: bool) -> None:
-    from animegen.data.synthetic import is_synth_dir
+    from animegen.data.synth_folder import is_synth_dir
     from animegen.errors import AnimegenError
 
     if out.exists() and not out.is_dir():
@@ -49,7 +49,8 @@ def synth_command(
                                     "(its own files are kept; a file named like one of ours stops the command)."),
 ) -> None:
     """Render procedural anime faces with known attributes (PNGs + labels.csv + manifest.json)."""
-    from animegen.data.synthetic import MIN_SIZE, write_dataset
+    from animegen.data.synth_folder import write_dataset
+    from animegen.data.synthetic import MIN_SIZE
     from animegen.errors import AnimegenError
     from animegen.progress import info
 

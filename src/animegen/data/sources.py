@@ -43,7 +43,7 @@ def open_source(spec: str, size: int | None = None, channels: int | None = None,
         path = Path(spec).expanduser()
         if not path.exists():
             raise DataError(f"data source not found: {spec} (expected a folder, archive, synth:N or mnist:DIR)")
-        from animegen.data.synthetic import is_synth_dir, open_synth_dir
+        from animegen.data.synth_folder import is_synth_dir, open_synth_dir
 
         synth = open_synth_dir(path) if path.is_dir() else None
         if synth is not None:  # a folder `animegen synth` wrote: its faces, with their labels
