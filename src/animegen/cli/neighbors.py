@@ -37,7 +37,8 @@ def neighbors_command(
 
     from animegen.checkpoint import load_model
     from animegen.cli.sample import resolve_checkpoint
-    from animegen.data.sources import _convert, open_source
+    from animegen.data.imageset import convert
+    from animegen.data.sources import open_source
     from animegen.errors import AnimegenError
     from animegen.fsutil import atomic_write_json, check_output
     from animegen.imaging import make_grid, save_png
@@ -61,7 +62,7 @@ def neighbors_command(
                          inception=str(inception) if inception else None)
     for note in res.notes:
         info(f"note: {note}")
-    train = _convert(ds, model.spec.size, model.spec.channels).images
+    train = convert(ds, model.spec.size, model.spec.channels).images
     kk = res.indices.shape[1]
     tiles = [im for i in range(n) for im in (res.samples[i], *train[res.indices[i]])]
     grid = make_grid(np.stack(tiles), nrow=kk + 1,  # [n·(k+1), H, W, C] → rows of sample + neighbours

@@ -66,7 +66,7 @@ def can_encode(model) -> bool:
 def model_input(images: np.ndarray, model) -> tuple[Tensor, list[str]]:
     """uint8 ``[K, H, W, C]`` of any size and 1/3 channels → the model's input ``[K, C, S, S]`` in [-1, 1],
     with a note for each conversion made."""
-    from animegen.data.sources import ImageSet, _convert
+    from animegen.data.imageset import ImageSet, convert
     from animegen.imaging import to_tensor
 
     notes = []
@@ -75,7 +75,7 @@ def model_input(images: np.ndarray, model) -> tuple[Tensor, list[str]]:
         notes.append(f"converted {images.shape[3]}-channel input to the model's {c} channel(s)")
     if images.shape[1:3] != (s, s):
         notes.append(f"resized {images.shape[2]}x{images.shape[1]} input to the model's {s}x{s}")
-    converted = _convert(ImageSet(images, "input", "input"), s, c).images
+    converted = convert(ImageSet(images, "input", "input"), s, c).images
     return to_tensor(converted), notes
 
 

@@ -84,7 +84,7 @@ def _inception_features(samples: np.ndarray, train: np.ndarray, ds,
 def find_neighbors(model, ds, n: int = 8, k: int = 5, features: str = "inception", seed: int = 0,
                    inception: str | None = None) -> NeighborResult:
     """``n`` samples of ``model`` and the ``k`` nearest images of the ImageSet ``ds`` (module doc)."""
-    from animegen.data.sources import _convert
+    from animegen.data.imageset import convert
     from animegen.metrics.memorisation import THRESHOLD, memorisation
 
     if features not in FEATURES:
@@ -97,7 +97,7 @@ def find_neighbors(model, ds, n: int = 8, k: int = 5, features: str = "inception
     c, s = model.spec.channels, model.spec.size
     if (ds.size, ds.channels) != (s, c):
         notes.append(f"converted {ds.size}px {ds.channels}-channel images to the model's {s}px {c}-channel output")
-    train = _convert(ds, s, c).images  # [N, S, S, C]
+    train = convert(ds, s, c).images  # [N, S, S, C]
     samples = sample_images(model, n, seed)
     if features == "pixels":
         dist, idx = nearest(_pixel_features(samples), train.reshape(len(train), -1), max(k, 2), ref_scale=1 / 255)

@@ -130,7 +130,7 @@ def inversion_errors(model, images: np.ndarray, batch_size: int = 64, **invert_o
 
 def rank_outliers(model, ds, invert: bool = False, batch_size: int = 64, **invert_options: Any) -> OutlierReport:
     """Score every image of the ImageSet ``ds`` (converted to the model's size/channels, with a note)."""
-    from animegen.data.sources import _convert
+    from animegen.data.imageset import convert
 
     if len(ds) < 1:
         raise AnimegenError(f"{ds.name}: no images to rank")
@@ -138,7 +138,7 @@ def rank_outliers(model, ds, invert: bool = False, batch_size: int = 64, **inver
     c, s = model.spec.channels, model.spec.size
     if (ds.size, ds.channels) != (s, c):
         notes.append(f"converted {ds.size}px {ds.channels}-channel images to the model's {s}px {c}-channel input")
-        ds = _convert(ds, s, c)
+        ds = convert(ds, s, c)
     names, by_rows = source_names(ds)
     if by_rows:
         notes.append(f"{ds.name} has no file names: keep.txt lists row numbers, "
@@ -152,9 +152,9 @@ def rank_outliers(model, ds, invert: bool = False, batch_size: int = 64, **inver
 
 def rank_images(ds, model) -> np.ndarray:
     """The images of ``ds`` as the model scored them: uint8 ``[N, S, S, C]`` at its size and channels."""
-    from animegen.data.sources import _convert
+    from animegen.data.imageset import convert
 
-    return _convert(ds, model.spec.size, model.spec.channels).images
+    return convert(ds, model.spec.size, model.spec.channels).images
 
 
 def captioned_grid(images: np.ndarray, captions: list[str], ncol: int = 8, scale: int = 1) -> np.ndarray:
