@@ -37,6 +37,9 @@ def experiment_command(
     run: list[str] = typer.Option([], "--run", help="Reuse a trained run: KEY=PATH (repeatable)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for training and measuring."),
     seed: int = typer.Option(0, "--seed", help="Seed of trainings and measurements."),
+    inception: Path | None = typer.Option(None, "--inception",
+                                          help="Inception weights file (FID/KID; the Inception Score needs one "
+                                               "with the classifier, e.g. pt_inception-2015-12-05-6726825d.pth)."),
 ) -> None:
     """Reproduce an article's claims: train, measure, write a verdict table; prints the report files."""
     import sys
@@ -54,5 +57,6 @@ def experiment_command(
     torch.set_num_threads(max(1, threads))
     argv = sys.argv[sys.argv.index("experiment") + 1:] if "experiment" in sys.argv else [name]
     for md in run_experiments(["all"] if name == "all" else [name], out, data=data, minutes=minutes,
-                              threads=threads, seed=seed, reuse=reuse, command=command_line(argv)):
+                              threads=threads, seed=seed, reuse=reuse, command=command_line(argv),
+                              inception=str(inception) if inception else None):
         typer.echo(str(md))

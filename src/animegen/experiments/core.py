@@ -81,6 +81,9 @@ class Context:
     """Run keys trained (or reused) so far: key → run folder or checkpoint."""
     section: str = ""
     """The running experiment's name: its files go to ``out/section/``."""
+    inception: str | None = None
+    """``--inception PATH``: Inception weights for FID/KID (default: the installed ones); the Inception Score
+    needs a file with the 1008-way classifier."""
 
     @property
     def runs_dir(self) -> Path:

@@ -24,7 +24,8 @@ def _machine() -> str:
 
 def run_experiments(names: list[str], out: str | Path, data: str | None = None, minutes: float | None = None,
                     threads: int = 1, seed: int = 0, reuse: dict[str, Path] | None = None,
-                    max_steps: int | None = None, command: str | None = None) -> list[Path]:
+                    max_steps: int | None = None, command: str | None = None,
+                    inception: str | None = None) -> list[Path]:
     """Run ``names`` (registry names, or ``["all"]``) into ``out``; returns each section's ``report.md``.
 
     ``minutes``: the budget of one experiment, or with ``all`` the total, split in proportion to the
@@ -50,7 +51,7 @@ def run_experiments(names: list[str], out: str | Path, data: str | None = None, 
     for i, e in enumerate(exps, 1):
         share = None if minutes is None else (minutes if len(exps) == 1 else minutes * e.default_minutes / total)
         ctx = e.context(out, share, data=data, threads=threads, seed=seed, reuse=dict(reuse or {}),
-                        max_steps=max_steps, trained=shared)
+                        max_steps=max_steps, trained=shared, inception=inception)
         ctx.section = e.name
         info(f"[{i}/{len(exps)}] experiment {e.name} (seed {e.seed}), budget scale {ctx.scale:.3g}")
         fn = e.function()
