@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,20 +44,6 @@ def _faces_folder(root: Path, n: int = 48) -> Path:
     images, _ = render_faces(n, size=64, seed=0)  # uint8 [n, 64, 64, 3]
     for i, a in enumerate(images):
         Image.fromarray(a).save(root / f"{i:03d}.png")
-    return root
-
-
-def _idx(path: Path, arr: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
-    path.write_bytes(header + arr.astype(np.uint8).tobytes())
-
-
-def _fake_mnist(root: Path) -> Path:
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 256), ("t10k", 64)):
-        _idx(root / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _idx(root / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
     return root
 
 
@@ -107,15 +92,6 @@ def test_plain_dcgan(tmp_path):
     summary = _json(tmp_path / "plain" / "summary.json")
     assert summary["steps"] >= 1 and (tmp_path / "plain" / "samples.npy").is_file()
 
-
-@pytest.mark.slow
-def test_mnist_tutorial(tmp_path):
-    mnist = _fake_mnist(tmp_path / "mnist")
-    _run(tmp_path, "mnist_tutorial.py", "--smoke", "--mnist", str(mnist), "--out", str(tmp_path / "run"),
-         "--results", str(tmp_path / "mnist.json"), "--images", str(tmp_path / "images"))
-    result = _json(tmp_path / "mnist.json")
-    assert result["epochs"] == 1 and result["per_epoch"]
-    assert (tmp_path / "images" / "mnist_recon.png").is_file()
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import torch
 
 from animegen.experiments import measures as M
 from animegen.experiments.claims import article, claim
-from animegen.experiments.core import Context, Result, Row
+from animegen.experiments.core import Context, Result, Row, Verdict
 from animegen.experiments.recipes import DCGAN_SEED002, WGAN_GP_SEED002, WGAN_SEED002, Recipe, train
 from animegen.experiments.shared import tiny
 from animegen.experiments.writeout import fmt
@@ -78,7 +78,8 @@ def run(ctx: Context) -> Result:
         grids.append(to_tensor(fake[:8]))
         sig = collapse_signal(run_dir)
         results[label] = {
-            "key": recipe.name, "run": str(run_dir), "steps": sig["steps"], "epochs": round(sig["steps"] * 64 / max(len(ds), 1), 3),
+            "key": recipe.name, "run": str(run_dir), "steps": sig["steps"],
+            "epochs": round(sig["steps"] * 64 / max(len(ds), 1), 3),
             "fid": None if why_no_fid else M.fid_kid(real, fake, ctx.inception),
             "is": M.inception_score_of(fake, ctx.inception), "collapse": sig,
             "pixels": M.sharpness_diversity(fake, real),
@@ -138,6 +139,7 @@ def verdicts(res: dict[str, Any], data: str, size: int, n: int, why_no_fid: str 
             "the article judged by eye on real faces; we measure FID/KID on the data given at a CPU budget"
             + (f" (only {d['epochs']} of an epoch)" if short else "")))
     c = d["collapse"]
+    verdict: Verdict
     verdict, why = (("reproduced", "the sample diversity fell below half the real faces' after reaching it")
                     if c["collapsed"] else
                     ("not reproduced", "the sample diversity stayed above half the real faces' once it got there")
@@ -158,7 +160,8 @@ def verdicts(res: dict[str, Any], data: str, size: int, n: int, why_no_fid: str 
     rows.append(Row(
         claim("002.variants").claim, article("002.variants"), "; ".join(parts), setup,
         "reproduced" if ok else "not reproduced",
-        "both variants train with finite losses at the article's batch" if ok else "a variant produced non-finite losses"))
+        "both variants train with finite losses at the article's batch" if ok
+        else "a variant produced non-finite losses"))
     is_d = d["is"]
     rows.append(Row(
         claim("002.is").claim, article("002.is"),

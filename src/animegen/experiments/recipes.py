@@ -1,7 +1,8 @@
 """The training recipes of the kl-balance, gan-vs-vae, dcgan-seed002 and mnist experiments, as data.
 
-A :class:`Recipe` is a run key, a family and ``--set``-style overrides; :func:`train` trains (or reuses) it through
-the runner's :meth:`~animegen.experiments.core.Context.train` at a size, data source and process-CPU budget. The values restate the repository's
+A :class:`Recipe` is a run key, a family and ``--set``-style overrides; :func:`train` trains (or reuses) it
+through the runner's :meth:`~animegen.experiments.core.Context.train` at a size, data source and process-CPU
+budget. The values restate the repository's
 ``configs/*.toml`` recipes so that the experiments also run from an installed package.
 """
 from __future__ import annotations
