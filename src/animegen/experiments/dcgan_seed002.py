@@ -64,7 +64,7 @@ def run(ctx: Context) -> Result:
     from animegen.data.sources import open_source
 
     data = ctx.data or DEFAULT_DATA
-    n = 12 if tiny(ctx) else 256
+    n = 12 if tiny(ctx) else ctx.count(256, 64)
     size = gan_size(ctx)
     ds = open_source(data, size=size, channels=3)
     real = ds.images[:n]

@@ -49,7 +49,7 @@ def run(ctx: Context) -> Result:
     from animegen.data.sources import open_source
 
     data = ctx.data or G.DEFAULT_DATA
-    n = 12 if tiny(ctx) else 256
+    n = 12 if tiny(ctx) else ctx.count(256, 64)
     size = G.gan_size(ctx)
     real = open_source(data, size=size, channels=3).images[:n]
     res: dict[str, dict[str, Any]] = {}

@@ -74,7 +74,7 @@ def run(ctx: Context) -> Result:
 
     data = ctx.data or DEFAULT_DATA
     small = tiny(ctx)
-    n_real, n_fake = (16, 12) if small else (256, 200)
+    n_real, n_fake = (16, 12) if small else (256, ctx.count(128, 64))
     per_run = ctx.budget(CPU_MINUTES) / len(sweep())
     real = open_source(data, size=SIZE, channels=3).images[:n_real]
     rows: list[dict[str, Any]] = []

@@ -107,7 +107,7 @@ def run(ctx: Context) -> Result:
     src = mnist_source(ctx)
     train_set, test_set = open_source(src), open_source(f"{src}:test")
     small = tiny(ctx)
-    n_test = 64 if small else 2000
+    n_test = 64 if small else ctx.count(2000, 500)
     test = test_set.images[:n_test]
     labels = np.asarray((test_set.labels or {})["digit"][:n_test])
     ref = train_set.images[: (256 if small else 5000)]
