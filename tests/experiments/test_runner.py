@@ -135,3 +135,31 @@ def test_a_report_we_did_not_write_is_never_replaced(tmp_path, capsys):
     code, _, err = run_cli(["experiment", "blend", "--out", str(tmp_path)], capsys)
     assert code != 0 and "not written by animegen" in err
     assert (tmp_path / "blend" / "report.md").read_text() == "my notes\n"
+
+
+def test_all_runs_the_available_experiments_splits_minutes_and_writes_an_index(tmp_path, monkeypatch):
+    import types
+
+    from animegen.experiments import core, runner
+
+    seen = {}
+
+    def fake_run(ctx):
+        seen[ctx.section] = ctx.scale
+        return Result([Row("c", "1", "2", "s", "differs", "w")], {"runs": {}})
+
+    mod = types.ModuleType("animegen.experiments.fake_exp")
+    mod.run = fake_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "animegen.experiments.fake_exp", mod)
+    fake = {"one": core.Experiment("one", "000", "first", "fake_exp", 1.0),
+            "two": core.Experiment("two", "000", "second", "fake_exp", 3.0),
+            "gone": core.Experiment("gone", "001", "not built", "no_such_module", 1.0)}
+    monkeypatch.setattr(runner, "REGISTRY", fake)
+    monkeypatch.setattr(core, "REGISTRY", fake)
+    mds = runner.run_experiments(["all"], tmp_path, minutes=8.0)
+    assert [m.parent.name for m in mds] == ["one", "two"]  # the missing module is skipped
+    assert seen == {"one": pytest.approx(2.0), "two": pytest.approx(2.0)}  # 8 min split 1:3 → scale 2 each
+    index = (tmp_path / "README.md").read_text()
+    assert "| one | 000 |" in index and "two/report.md" in index
+    with pytest.raises(Exception, match="not part of this build"):
+        runner.run_experiments(["gone"], tmp_path)

@@ -209,9 +209,11 @@ class Experiment:
         return mod.run
 
     def available(self) -> bool:
+        import sys
         from importlib.util import find_spec
 
-        return find_spec(f"animegen.experiments.{self.module}") is not None
+        name = f"animegen.experiments.{self.module}"
+        return name in sys.modules or find_spec(name) is not None
 
     def context(self, out: Path, minutes: float | None = None, **kw: Any) -> Context:
         """A Context for this experiment: ``minutes`` (None: default) sets the budget scale."""
