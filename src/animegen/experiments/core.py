@@ -110,7 +110,7 @@ class Context:
         return p
 
     def train(self, key: str, recipe: str, cpu_minutes: float, overrides: list[str] | None = None,
-              data: str | None = None) -> Path:
+              data: str | None = None, steps: int | None = None) -> Path:
         """The run folder of training run ``key``: given with ``--run KEY=PATH``, trained earlier by this
         invocation, found in the runs folder with the same resolved config, or trained now.
 
@@ -131,9 +131,9 @@ class Context:
                                  data or self.data or "synth:20000")
         t = cfg.train
         t.threads, t.max_cpu_minutes, t.max_minutes, t.seed = self.threads, max(cpu_minutes, 1e-3), 0.0, self.seed
-        t.steps, t.epochs = 10_000_000, 0.0
+        t.steps, t.epochs = max(1, int(steps)) if steps else 10_000_000, 0.0  # steps: e.g. an article's epochs
         if self.max_steps:
-            t.steps = self.max_steps
+            t.steps = min(t.steps, self.max_steps)
             t.batch_size = min(t.batch_size, 16)
             t.log_every = t.sample_every = t.eval_every = max(1, self.max_steps // 2)
             t.checkpoint_every = self.max_steps

@@ -118,7 +118,8 @@ def run(ctx: Context) -> Result:
     res: dict[str, dict[str, Any]] = {}
     recon_rows, sample_rows, morph_rows = [], [], []
     for fam, recipe in (("ae", MNIST_AE), ("vae", MNIST_VAE)):
-        run_dir = train(ctx, recipe, src, 28, ctx.budget(CPU_MINUTES[fam]))
+        steps = int(claim("003.epochs").value or 20) * math.ceil(len(train_set) / BATCH)  # the article's epochs
+        run_dir = train(ctx, recipe, src, 28, ctx.budget(CPU_MINUTES[fam]), steps=steps)
         model = M.load_run(run_dir)
         err = bce_per_image(model, test)
         gen = M.samples_uint8(model, 64, seed=ctx.seed, prior="standard")

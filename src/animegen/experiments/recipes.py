@@ -63,10 +63,11 @@ MNIST_AE = Recipe("mnist-ae", "ae", MNIST + (
     "model.betas=[0.9, 0.999]"))
 
 
-def train(ctx: Context, recipe: Recipe, data: str, size: int, cpu_minutes: float, eval_every: int = 0) -> Path:
+def train(ctx: Context, recipe: Recipe, data: str, size: int, cpu_minutes: float, eval_every: int = 0,
+          steps: int | None = None) -> Path:
     """The run folder of ``recipe`` at ``size`` px on ``data`` (trained, or reused under the key ``recipe.name``):
     ``cpu_minutes`` of process CPU time, the trainer's diversity check every ``eval_every`` steps (0: at the end),
-    no periodic checkpoints or sample grids."""
+    no periodic checkpoints or sample grids; ``steps`` caps the run (the CPU budget still applies)."""
     over = [*recipe.overrides, f"data.size={size}", "train.checkpoint_every=0", "train.sample_every=0",
             f"train.eval_every={eval_every}", "train.log_every=10"]
-    return Path(ctx.train(recipe.name, recipe.family, cpu_minutes, over, data=data))
+    return Path(ctx.train(recipe.name, recipe.family, cpu_minutes, over, data=data, steps=steps))
