@@ -164,7 +164,7 @@ def _save_grids(ctx: Context, recon, samples, morphs, worst) -> dict[str, Any]:
     paths = {k: ctx.file(f"mnist_{k}.png") for k in ("recon", "samples", "morph", "anomalies")}
     save_grid(torch.cat(recon), paths["recon"], nrow=16, scale=2, row_labels=["Real", "Guess AE", "Real", "Guess VAE"])
     save_grid(torch.cat(samples), paths["samples"], nrow=16, scale=2, row_labels=["AE N(0,I)", "VAE N(0,I)"])
-    save_grid(torch.cat(morphs), paths["morph"], nrow=MORPH_FRAMES, scale=2, row_labels=["AE 1→7", "VAE 1→7"])
+    save_grid(torch.cat(morphs), paths["morph"], nrow=MORPH_FRAMES, scale=2, row_labels=["AE 1 to 7", "VAE 1 to 7"])
     save_grid(to_tensor(worst), paths["anomalies"], nrow=16, scale=2, row_labels=["VAE: worst"])
     return {"Real over Guess rows (AE, then VAE), test digits": paths["recon"],
             "generation from noise z ~ N(0, I): AE row, VAE row": paths["samples"],
