@@ -44,10 +44,13 @@ class _Identity(torch.nn.Module):
 def test_measure_counts_sources_per_attribute():
     za = torch.tensor([[-1.0, 3.0], [-1.0, -1.0]])
     zb = torch.tensor([[3.0, -1.0], [-1.0, -1.0]])
-    m = measure(_Identity(), _Probe(), za, zb)  # blend of pair 0 = (1, 1): hair from B, eyes from A
+    zc = torch.tensor([[-2.0, 2.0], [5.0, 5.0]])  # control C of pair 0 = A's classes in both attributes
+    m = measure(_Identity(), _Probe(), za, zb, zc)  # blend of pair 0 = (1, 1): hair from B, eyes from A
     assert m["per_attribute"]["hair_hue"] == {"differing_pairs": 1, "from_a": 0, "from_b": 1, "neither": 0}
     assert m["per_attribute"]["eye_hue"] == {"differing_pairs": 1, "from_a": 1, "from_b": 0, "neither": 0}
     assert m["share_pairs_with_both"] == 0.5 and m["share_hair_of_one_eyes_of_other"] == 1.0
+    ctrl = m["control_unrelated_face"]
+    assert ctrl["share_pairs_with_both"] == 0.0 and ctrl["share_from_a"] == 1.0
 
 
 def test_sharpness_prefers_edges():
@@ -68,3 +71,4 @@ def test_blend_tiny(tmp_path):
         num["mean_differing_attributes"] == 0
     assert finite(num["blend_sharpness_ratio"]) and num["blend_sharpness_ratio"] >= 0
     assert num["pairs"] >= 4
+    assert 0.0 <= num["control_unrelated_face"]["share_pairs_with_both"] <= 1.0
