@@ -64,7 +64,7 @@ def test_blend_tiny(tmp_path):
     md, = run_experiments(["blend"], tmp_path, data="synth:48", minutes=0.02, max_steps=3)
     data = check_section(md)
     num = data["numbers"]
-    assert 2 <= len(data["rows"]) <= 3
+    assert 3 <= len(data["rows"]) <= 4
     for k in ("share_pairs_with_both", "share_from_a", "share_from_b", "share_neither"):
         assert 0.0 <= num[k] <= 1.0
     assert abs(num["share_from_a"] + num["share_from_b"] + num["share_neither"] - 1.0) < 1e-6 or \

@@ -114,6 +114,13 @@ def rows_of(m: dict[str, Any], setup: str) -> list[Row]:
                 f"a pair counts when ≥ 1 probed class attribute comes from each input; reproduced at ≥ "
                 f"{fmt(100 * BOTH_SHARE)} % of pairs and ≥ {fmt(100 * MARGIN)} points above the unrelated-face "
                 "control")]
+    inh = m["share_from_a"] + m["share_from_b"]
+    inh0 = ctrl.get("share_from_a", 0.0) + ctrl.get("share_from_b", 0.0)
+    rows.append(Row("the blend's features come from its two inputs", c.article,
+                    f"{fmt(100 * inh)} % of differing attributes from A or B (an unrelated face: {fmt(100 * inh0)} %)",
+                    setup, "reproduced" if inh >= inh0 + MARGIN else "not reproduced",
+                    f"class attributes where A and B differ; reproduced ≥ {fmt(100 * MARGIN)} points above the "
+                    "control"))
     share = m.get("share_hair_of_one_eyes_of_other")
     share0 = ctrl.get("share_hair_of_one_eyes_of_other", 0.0)
     if share is not None and np.isfinite(share):
