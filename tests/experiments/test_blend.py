@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exp_checks import check_section, finite  # noqa: E402
 
 from animegen.experiments import run_experiments  # noqa: E402
-from animegen.experiments.blend import measure, sharpness  # noqa: E402
+from animegen.experiments.blend import measure  # noqa: E402
+from animegen.experiments.shared import sharpness  # noqa: E402
 
 
 class _Target:

@@ -21,6 +21,7 @@ from animegen.experiments import shared as S
 from animegen.experiments.claims import claim
 from animegen.experiments.core import Context, Result, Row
 from animegen.experiments.probes import class_targets, predict_decoded
+from animegen.experiments.shared import sharpness
 from animegen.experiments.writeout import fmt
 
 PAIRS = 96  # blended pairs at scale 1
@@ -29,13 +30,6 @@ BOTH_SHARE = 0.5  # "carries features of both": in at least half of the pairs
 EXAMPLE_SHARE = 0.2  # "hair of one, eyes of the other": in at least a fifth of the eligible pairs
 MARGIN = 0.1  # ... and this much above the control (an unrelated face in place of the blend)
 HAIR, EYES = "hair_hue", "eye_hue"
-
-
-def sharpness(x: torch.Tensor) -> torch.Tensor:
-    """Variance of the Laplacian of the grey image, per image ``[N]`` (higher = sharper)."""
-    grey = x.float().mean(1, keepdim=True)  # [N, 1, H, W]
-    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
-    return torch.nn.functional.conv2d(grey, k).flatten(1).var(1)  # [N]
 
 
 def sources(probe, pa: dict, pb: dict, pm: dict) -> dict[str, torch.Tensor]:
