@@ -20,7 +20,7 @@ def test_ae_vs_vae_tiny(tmp_path):
         assert s["ae"]["latent_dim"] == 256 and s["vae"]["latent_dim"] == 50
         for m in (s["ae"], s["vae"]):
             for k in ("mean_std", "mean_norm", "prior_standard_ratio", "prior_fitted_ratio", "morph_mid_ratio",
-                      "gap_ratio_2d"):
+                      "gap_ratio_2d", "sharpness_prior_standard", "sharpness_prior_fitted", "sharpness_morph_mid"):
                 assert finite(m[k]) and m[k] >= 0, k
             assert m["morph_jump_ratio"] >= 1.0  # the largest change is at least the mean one
     assert len(data["images"]) == 6

@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exp_checks import check_section, finite  # noqa: E402
 
 from animegen.experiments import run_experiments  # noqa: E402
-from animegen.experiments.blend import measure, sharpness  # noqa: E402
+from animegen.experiments.blend import measure  # noqa: E402
+from animegen.experiments.shared import sharpness  # noqa: E402
 
 
 class _Target:
@@ -44,10 +45,13 @@ class _Identity(torch.nn.Module):
 def test_measure_counts_sources_per_attribute():
     za = torch.tensor([[-1.0, 3.0], [-1.0, -1.0]])
     zb = torch.tensor([[3.0, -1.0], [-1.0, -1.0]])
-    m = measure(_Identity(), _Probe(), za, zb)  # blend of pair 0 = (1, 1): hair from B, eyes from A
+    zc = torch.tensor([[-2.0, 2.0], [5.0, 5.0]])  # control C of pair 0 = A's classes in both attributes
+    m = measure(_Identity(), _Probe(), za, zb, zc)  # blend of pair 0 = (1, 1): hair from B, eyes from A
     assert m["per_attribute"]["hair_hue"] == {"differing_pairs": 1, "from_a": 0, "from_b": 1, "neither": 0}
     assert m["per_attribute"]["eye_hue"] == {"differing_pairs": 1, "from_a": 1, "from_b": 0, "neither": 0}
     assert m["share_pairs_with_both"] == 0.5 and m["share_hair_of_one_eyes_of_other"] == 1.0
+    ctrl = m["control_unrelated_face"]
+    assert ctrl["share_pairs_with_both"] == 0.0 and ctrl["share_from_a"] == 1.0
 
 
 def test_sharpness_prefers_edges():
@@ -61,10 +65,11 @@ def test_blend_tiny(tmp_path):
     md, = run_experiments(["blend"], tmp_path, data="synth:48", minutes=0.02, max_steps=3)
     data = check_section(md)
     num = data["numbers"]
-    assert 2 <= len(data["rows"]) <= 3
+    assert 3 <= len(data["rows"]) <= 4
     for k in ("share_pairs_with_both", "share_from_a", "share_from_b", "share_neither"):
         assert 0.0 <= num[k] <= 1.0
     assert abs(num["share_from_a"] + num["share_from_b"] + num["share_neither"] - 1.0) < 1e-6 or \
         num["mean_differing_attributes"] == 0
     assert finite(num["blend_sharpness_ratio"]) and num["blend_sharpness_ratio"] >= 0
     assert num["pairs"] >= 4
+    assert 0.0 <= num["control_unrelated_face"]["share_pairs_with_both"] <= 1.0

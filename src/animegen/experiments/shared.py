@@ -113,6 +113,13 @@ def features(images: Tensor, size: int = 32) -> Tensor:
     return x.flatten(1)
 
 
+def sharpness(x: torch.Tensor) -> torch.Tensor:
+    """Variance of the Laplacian of the grey image, per image ``[N]`` (higher = sharper)."""
+    grey = x.float().mean(1, keepdim=True)  # [N, 1, H, W]
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    return torch.nn.functional.conv2d(grey, k).flatten(1).var(1)  # [N]
+
+
 def nn_distance(query: Tensor, ref: Tensor, exclude_self: bool = False) -> Tensor:
     """Euclidean distance of each query row ``[Q, F]`` to its nearest row of ``ref`` ``[R, F]`` → ``[Q]``."""
     d = torch.cdist(query.double(), ref.double())  # [Q, R]
