@@ -103,9 +103,14 @@ def morph(model, one: np.ndarray, seven: np.ndarray) -> tuple[torch.Tensor, dict
 
 def run(ctx: Context) -> Result:
     from animegen.data.sources import open_source
+    from animegen.errors import DataError
 
     src = mnist_source(ctx)
-    train_set, test_set = open_source(src), open_source(f"{src}:test")
+    try:
+        train_set, test_set = open_source(src), open_source(f"{src}:test")
+    except DataError as exc:
+        raise DataError(f"{exc} (the mnist experiment reads MNIST IDX files: --data mnist:DIR or "
+                        "$ANIMEGEN_MNIST=DIR)") from None
     small = tiny(ctx)
     n_test = 64 if small else ctx.count(2000, 500)
     test = test_set.images[:n_test]
