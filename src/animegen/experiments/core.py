@@ -228,7 +228,7 @@ REGISTRY: dict[str, Experiment] = {e.name: e for e in (
     Experiment("perturbation", "000", "which attributes change under small random code perturbations (probes)",
                "perturbation", 5.0),
     Experiment("blend", "000", "a blend of two characters carries features of both (probes at weight 0.5)",
-               "blend", 5.0),
+               "blend", 3.0),
     Experiment("kl-balance", "001", "reconstruction vs KL weight: sharpness against prior-sample quality",
                "kl_balance", 10.0),
     Experiment("gan-vs-vae", "001", "GAN vs VAE samples at the same budget: sharpness and diversity",
