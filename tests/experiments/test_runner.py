@@ -163,3 +163,30 @@ def test_all_runs_the_available_experiments_splits_minutes_and_writes_an_index(t
     assert "| one | 000 |" in index and "two/report.md" in index
     with pytest.raises(Exception, match="not part of this build"):
         runner.run_experiments(["gone"], tmp_path)
+
+
+def test_all_keeps_going_past_an_experiment_that_cannot_run(tmp_path, monkeypatch):
+    import types
+
+    from animegen.errors import AnimegenError
+    from animegen.experiments import core, runner
+
+    def ok(ctx):
+        return Result([Row("c", "1", "2", "s", "differs", "w")])
+
+    def no_data(ctx):
+        raise AnimegenError("no MNIST folder")
+
+    for name, fn in (("fake_ok", ok), ("fake_bad", no_data)):
+        mod = types.ModuleType(f"animegen.experiments.{name}")
+        mod.run = fn  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, f"animegen.experiments.{name}", mod)
+    fake = {"bad": core.Experiment("bad", "003", "needs data", "fake_bad", 1.0),
+            "good": core.Experiment("good", "000", "runs", "fake_ok", 1.0)}
+    monkeypatch.setattr(runner, "REGISTRY", fake)
+    monkeypatch.setattr(core, "REGISTRY", fake)
+    with pytest.raises(core.ExperimentError, match=r"1 of 2 experiments could not run: bad \(no MNIST folder\)"):
+        runner.run_experiments(["all"], tmp_path)
+    assert (tmp_path / "good" / "report.md").is_file() and "good/report.md" in (tmp_path / "README.md").read_text()
+    with pytest.raises(AnimegenError, match="no MNIST folder"):  # alone, its own error
+        runner.run_experiments(["bad"], tmp_path)

@@ -196,7 +196,7 @@ class Experiment:
     seed: str  # the seed article, e.g. "000"
     title: str  # one line for --help
     module: str
-    default_minutes: float  # wall minutes at the default budget on the 2-core CI box (rough)
+    default_minutes: float  # minutes at the default budget run alone (process CPU, 1 thread; measured, rounded up)
 
     def function(self) -> Callable[[Context], Result]:
         try:
@@ -225,11 +225,11 @@ class Experiment:
 
 REGISTRY: dict[str, Experiment] = {e.name: e for e in (
     Experiment("ae-vs-vae", "000", "AE (z=256) vs VAE (z=50): latent spread, prior samples, morph smoothness, 2-D map",
-               "ae_vs_vae", 14.0),
+               "ae_vs_vae", 16.0),
     Experiment("latent-distances", "000", "same-character vs different-character code distances (1.15-1.75 vs >2.0)",
-               "latent_distances", 3.0),
+               "latent_distances", 5.0),
     Experiment("perturbation", "000", "which attributes change under small random code perturbations (probes)",
-               "perturbation", 3.0),
+               "perturbation", 5.0),
     Experiment("blend", "000", "a blend of two characters carries features of both (probes at weight 0.5)",
                "blend", 3.0),
     Experiment("kl-balance", "001", "observation σ sweep, β·KL beside it: recon sharpness, KL, active units, "

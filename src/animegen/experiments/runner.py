@@ -8,6 +8,7 @@ import shlex
 import time
 from pathlib import Path
 
+from animegen.errors import AnimegenError
 from animegen.experiments.core import REGISTRY, Experiment, ExperimentError, get
 from animegen.experiments.writeout import REPORT, RESULT, write_index, write_section
 from animegen.progress import info
@@ -48,6 +49,7 @@ def run_experiments(names: list[str], out: str | Path, data: str | None = None, 
     total = sum(e.default_minutes for e in exps)
     shared: dict[str, Path] = {}
     entries = []
+    failed: list[str] = []
     for i, e in enumerate(exps, 1):
         share = None if minutes is None else (minutes if len(exps) == 1 else minutes * e.default_minutes / total)
         ctx = e.context(out, share, data=data, threads=threads, seed=seed, reuse=dict(reuse or {}),
@@ -56,7 +58,14 @@ def run_experiments(names: list[str], out: str | Path, data: str | None = None, 
         info(f"[{i}/{len(exps)}] experiment {e.name} (seed {e.seed}), budget scale {ctx.scale:.3g}")
         fn = e.function()
         t0, c0 = time.time(), time.process_time()
-        result = fn(ctx)
+        try:
+            result = fn(ctx)
+        except AnimegenError as exc:  # with several experiments, one that cannot run (e.g. no data) skips
+            if len(exps) == 1:
+                raise
+            info(f"{e.name}: skipped: {exc}")
+            failed.append(f"{e.name} ({exc})")
+            continue
         wall, cpu = time.time() - t0, time.process_time() - c0
         facts = {"command": command or f"animegen experiment {e.name}", "budget scale": f"{ctx.scale:.3g}",
                  "wall s": f"{wall:.0f}", "process CPU s": f"{cpu:.0f}", "threads": threads,
@@ -67,6 +76,9 @@ def run_experiments(names: list[str], out: str | Path, data: str | None = None, 
         entries.append((e, md, wall))
     if len(exps) > 1:
         write_index(out, entries)
+    if failed:
+        raise ExperimentError(f"{len(failed)} of {len(exps)} experiments could not run: {'; '.join(failed)}; "
+                              f"the others' reports are in {out}")
     return [md for _, md, _ in entries]
 
 
