@@ -235,9 +235,9 @@ REGISTRY: dict[str, Experiment] = {e.name: e for e in (
     Experiment("kl-balance", "001", "observation σ sweep, β·KL beside it: recon sharpness, KL, active units, "
                "sample FID", "kl_balance", 9.0),
     Experiment("gan-vs-vae", "003", "DCGAN, WGAN-GP, VAE, VAE-GAN on one budget: sharpness, diversity, stability, "
-               "latent continuity", "gan_vs_vae", 8.0),
+               "latent continuity", "gan_vs_vae", 7.0),
     Experiment("dcgan-seed002", "002", "the course DCGAN and its WGAN / WGAN-GP at lr 1e-4, batch 64: FID, KID, "
-               "collapse signal, IS", "dcgan_seed002", 12.0),
+               "collapse signal, IS", "dcgan_seed002", 11.0),
     Experiment("mnist", "003", "AE and VAE on MNIST: loss per epoch, Real/Guess, noise samples, 1→7 morph, anomalies",
                "mnist", 3.0),
 )}

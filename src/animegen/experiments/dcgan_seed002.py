@@ -24,7 +24,7 @@ from animegen.train.health import COLLAPSE_RATIO
 
 NAME = "dcgan-seed002"
 SEED = "002"
-CPU_MINUTES = 3.0
+CPU_MINUTES = 2.5
 """Process-CPU minutes of training per model at budget scale 1 (gan-vs-vae gives its models the same)."""
 DEFAULT_DATA = "synth:2000"
 SIZE = 64
