@@ -20,7 +20,8 @@ from animegen.errors import AnimegenError
 
 # command modules, in the order `animegen --help` lists them
 COMMAND_MODULES = ["synth", "prepare", "train", "sample", "evaluate", "report", "interpolate", "blend", "perturb",
-                   "directions", "latent_stats", "invert", "outliers", "neighbors", "demo", "experiment", "doctor"]
+                   "directions", "latent_stats", "invert", "outliers", "neighbors", "demo", "experiment", "studio",
+                   "doctor"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"animegen.cli.{_name}")
