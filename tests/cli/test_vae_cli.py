@@ -100,6 +100,7 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
 
 @pytest.mark.parametrize("family, setting, words", [
     ("vae", "model.obs_std=0", "model.obs_std=0.0: must be > 0"),
+    ("vae", "model.obs_std=-1", "model.obs_std=-1.0: must be > 0"),
     ("vae", "model.beta=-0.5", "model.beta=-0.5: must be ≥ 0"),
     ("vae", "model.prior_components=100", "model.prior_components=100 but the training split has only"),
     ("vaegan", "model.gamma=-1", "model.gamma must be >= 0"),

@@ -181,44 +181,50 @@ class VAEGAN(MixturePrior):
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation (K&W 2014, §2.4)
             z_d = z.detach().requires_grad_(True)  # the decoder's input: the encoder's gradient is routed by hand
             z_p = torch.randn_like(mu)  # [B, latent] prior samples
-            both = self.decoder(torch.cat([z_d, z_p])).float()  # [2B, C, H, W]
-        x_rec, x_p = both[:b], both[b:]  # [B, C, H, W] each
+            both = self.decoder(torch.cat([z_d, z_p])).float()  # [2B, C, H, W]: x̃ then x_p
+        x_rec = both[:b]  # [B, C, H, W]
 
-        # ---- discriminator: real vs reconstructions and prior samples (Larsen et al. 2016, eq. 9)
+        # ---- discriminator: real vs reconstructions and prior samples (Larsen et al. 2016, eq. 9). As the fast GAN
+        # recipe (models/dcgan.py): real and fake images in separate BatchNorm batches, DiffAugment on every image
+        # D sees, in its own update and in the decoder's (Zhao et al. 2020)
         with ctx.autocast():
-            _, logits = D(diff_augment(torch.cat([x, x_rec.detach(), x_p.detach()]), self._policy))
-        logits = logits.float()  # [3B]
-        fake = logits[b:]
-        loss_d = losses.d_loss_nonsaturating(logits[:b], fake)  # Goodfellow et al. 2014, eq. 1 (fakes averaged)
+            real_logits = D(self.augment(x))[1].float()  # [B]
+            fake_logits = D(self.augment(both.detach()))[1].float()  # [2B]
+        loss_d = losses.d_loss_nonsaturating(real_logits, fake_logits)  # Goodfellow et al. 2014, eq. 1
         grad_norm_d = ctx.optimize("d", loss_d)
 
         # ---- encoder and decoder, with D frozen (no weight gradients for it)
         D.requires_grad_(False)
         try:
             with ctx.autocast():
-                feats, logits_g = D(torch.cat([x, x_rec, x_p]))  # one BatchNorm batch: real and fake features alike
-            feats, logits_g = feats.float(), logits_g.float()
-            llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:2 * b])  # [B]
+                feats = D.low(torch.cat([x, x_rec])).float()  # [2B, ...] Dis_l of x and x̃ in one BatchNorm batch
+                logits_g = D(self.augment(both))[1].float()  # [2B] the fakes as D was trained on them
+            llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:])  # [B]
             kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
             (g_z,) = torch.autograd.grad(llike.mean(), z_d, retain_graph=True)  # ∂L_llike/∂z [B, latent]
             # encoder: β·L_prior + L_llike (Larsen §2.2); the second term is a surrogate with the gradient of L_llike
             loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()
             grad_norm_enc = ctx.optimize("enc", loss_enc)
-            gan = losses.g_loss_nonsaturating(logits_g[b:2 * b]) + losses.g_loss_nonsaturating(logits_g[2 * b:])
+            gan = losses.g_loss_nonsaturating(logits_g[:b]) + losses.g_loss_nonsaturating(logits_g[b:])
             loss_dec = c.gamma * llike.mean() + gan  # decoder: γ·L_llike − L_GAN (non-saturating)
             grad_norm_dec = ctx.optimize("dec", loss_dec)
         finally:
             D.requires_grad_(True)
         mse = losses.squared_error_per_image(x.float(), x_rec.detach()) / self.num_pixels  # [B]
+        d_fake = torch.sigmoid(fake_logits.detach())  # [2B]
         return {
             "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(),
             "loss_enc": (c.beta * kl.mean() + llike.mean()).detach(),
             "llike_per_image": llike.mean().detach(), "kl_per_image": kl.mean().detach(),
             "gan_g": gan.detach(), "mse_per_pixel": mse.mean(), **logs,
-            "d_real": torch.sigmoid(logits[:b].detach()).mean(), "d_fake": torch.sigmoid(fake.detach()).mean(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": d_fake.mean(),
+            "d_recon": d_fake[:b].mean(), "d_prior": d_fake[b:].mean(),
             "grad_norm_d": grad_norm_d.detach(), "grad_norm_enc": grad_norm_enc.detach(),
             "grad_norm_g": grad_norm_dec.detach(),
         }
+
+    def augment(self, x: Tensor) -> Tensor:
+        return diff_augment(x, self._policy)
 
     @torch.no_grad()
     @in_eval_mode
