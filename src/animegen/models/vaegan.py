@@ -18,7 +18,8 @@ Losses per step (x real, x̃ = Dec(z), z ~ q(z|x); x_p = Dec(z_p), z_p ~ N(0, I)
     L_GAN       = log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))              Larsen et al. 2016, eq. 9 (§2.2)
 
     encoder       β · L_prior + L_llike                                   Larsen et al. 2016, §2.2
-    decoder       γ · L_llike − L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3)
+    decoder       γ · L_llike − w_t · L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3;
+                  w_t ramps 0 → 1 over ``gan_warmup_steps``)
     discriminator −L_GAN (BCE on x vs x̃ and x_p, the two fakes averaged; DiffAugment, Zhao et al. 2020)
 
 σ_f and σ_x are calibrated like the σ-VAE (Rybkin et al. 2021, eq. 5): σ² = the batch's mean squared error in
@@ -70,6 +71,11 @@ class VAEGANConfig:
     """Weight of the KL term in the encoder's loss (β-VAE, Higgins et al. 2017); 1 is Larsen's."""
     gamma: float = 0.05
     """γ: weight of the reconstruction loss against the GAN loss in the decoder's objective (Larsen §2.2)."""
+    gan_warmup_steps: int = 0
+    """Ramp the GAN term of the decoder's loss linearly from 0 to 1 over this many steps (D trains from the
+    start). Without it the decoder learns prior codes from the GAN alone while the GAN is still at its noise
+    stage, and N(0, I) samples decode to texture while reconstructions are faces; with it the decoder first
+    learns as a (feature-space) VAE, whose prior samples are already faces for the GAN to sharpen."""
     pixel_weight: float = 0.1
     """Weight of the (calibrated) pixel-space Gaussian term beside the feature-space one; 0: features only."""
     diffaug: str = "translation"
@@ -90,6 +96,8 @@ def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
     for name in ("beta", "gamma", "pixel_weight", "input_noise"):
         if getattr(c, name) < 0:
             raise ConfigError(f"model.{name} must be >= 0, got {getattr(c, name)}")
+    if c.gan_warmup_steps < 0:
+        raise ConfigError(f"model.gan_warmup_steps must be >= 0, got {c.gan_warmup_steps}")
     if c.lr <= 0 or c.lr_d <= 0:
         raise ConfigError(f"model.lr and model.lr_d must be > 0, got {c.lr} and {c.lr_d}")
     n, _ = plan_stages(spec.size)
@@ -206,7 +214,8 @@ class VAEGAN(MixturePrior):
             loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()
             grad_norm_enc = ctx.optimize("enc", loss_enc)
             gan = losses.g_loss_nonsaturating(logits_g[:b]) + losses.g_loss_nonsaturating(logits_g[b:])
-            loss_dec = c.gamma * llike.mean() + gan  # decoder: γ·L_llike − L_GAN (non-saturating)
+            w_gan = losses.kl_weight(1.0, ctx.step, c.gan_warmup_steps)  # linear 0 → 1 (the same ramp as β_t)
+            loss_dec = c.gamma * llike.mean() + w_gan * gan  # decoder: γ·L_llike − L_GAN (non-saturating)
             grad_norm_dec = ctx.optimize("dec", loss_dec)
         finally:
             D.requires_grad_(True)
@@ -216,7 +225,7 @@ class VAEGAN(MixturePrior):
             "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(),
             "loss_enc": (c.beta * kl.mean() + llike.mean()).detach(),
             "llike_per_image": llike.mean().detach(), "kl_per_image": kl.mean().detach(),
-            "gan_g": gan.detach(), "mse_per_pixel": mse.mean(), **logs,
+            "gan_g": gan.detach(), "gan_weight": torch.tensor(w_gan), "mse_per_pixel": mse.mean(), **logs,
             "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": d_fake.mean(),
             "d_recon": d_fake[:b].mean(), "d_prior": d_fake[b:].mean(),
             "grad_norm_d": grad_norm_d.detach(), "grad_norm_enc": grad_norm_enc.detach(),
