@@ -86,6 +86,9 @@ class VAEGANConfig:
     """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``); 0: none
     (``configs/vaegan-faces.toml`` uses 16)."""
     prior_covariance: Literal["full", "diag"] = "full"
+    prior_stage2: int = 0
+    """Hidden units of a second-stage VAE on the training codes (``sample --prior stage2``; Dai & Wipf 2019);
+    0: none."""
     lr: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.99)
@@ -93,7 +96,7 @@ class VAEGANConfig:
 
 
 def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
-    for name in ("beta", "gamma", "pixel_weight", "input_noise"):
+    for name in ("beta", "gamma", "pixel_weight", "input_noise", "prior_stage2"):
         if getattr(c, name) < 0:
             raise ConfigError(f"model.{name} must be >= 0, got {getattr(c, name)}")
     if c.gan_warmup_steps < 0:
