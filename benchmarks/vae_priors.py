@@ -81,6 +81,16 @@ def main() -> None:
             t0 = time.process_time()
             model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
+        if "stage2" in priors and model.stage2_prior() is None:  # a run trained without model.prior_stage2
+            from animegen.latent.prior import encode_all
+            from animegen.latent.stage2 import fit_stage2
+
+            t0 = time.process_time()
+            with torch.no_grad():
+                codes = encode_all(model.encode, (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256)))
+            s2 = fit_stage2(codes, hidden=256)
+            model.stage2_prior = lambda s2=s2: s2  # the instance's own prior from here on
+            print(f"{label}: fitted the second-stage VAE here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
         mse, kl, mus = [], [], []
         with torch.no_grad():
             for i in range(0, len(held), 256):

@@ -107,6 +107,7 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
     ("vaegan", "model.gamma=-1", "model.gamma must be >= 0"),
     ("vaegan", "model.prior_components=100", "lower model.prior_components"),
     ("vae", "model.prior_stage2=-1", "model.prior_stage2"),
+    ("vaegan", "model.gan_warmup_steps=-5", "model.gan_warmup_steps must be >= 0"),
     ("ae", "train.epochs=-1", "train.epochs=-1.0: must be ≥ 0"),
 ])
 def test_settings_that_cannot_train_fail_in_one_line_before_a_step(family, setting, words, tmp_path, capsys):
