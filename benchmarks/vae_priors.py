@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--n-real", type=int, default=0, help="held-out faces as the FID reference (0: all of them)")
     ap.add_argument("--checkpoint", default="final.safetensors",
                     help="checkpoint name in each run folder (last.safetensors for a run stopped with Ctrl-C)")
+    ap.add_argument("--train-cpu-minutes", type=float, default=None,
+                    help="process CPU minutes the training had used at this checkpoint (recorded in the JSON)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
@@ -74,10 +76,21 @@ def main() -> None:
         model.eval()
         header = model.checkpoint_header
         priors = [p for p in args.priors.split(",") if p]
-        if "gmm" in priors and model.mixture_prior() is None and hasattr(model, "fit_priors"):
+        unfitted = model.fitted_prior() is None or ("gmm" in priors and model.mixture_prior() is None)
+        if unfitted and hasattr(model, "fit_priors"):  # a periodic checkpoint: the trainer fits priors at export
             t0 = time.process_time()
             model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
+        if "stage2" in priors and model.stage2_prior() is None:  # a run trained without model.prior_stage2
+            from animegen.latent.prior import encode_all
+            from animegen.latent.stage2 import fit_stage2
+
+            t0 = time.process_time()
+            with torch.no_grad():
+                codes = encode_all(model.encode, (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256)))
+            s2 = fit_stage2(codes, hidden=256)
+            model.stage2_prior = lambda s2=s2: s2  # the instance's own prior from here on
+            print(f"{label}: fitted the second-stage VAE here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
         mse, kl, mus = [], [], []
         with torch.no_grad():
             for i in range(0, len(held), 256):
@@ -110,6 +123,7 @@ def main() -> None:
             "label": label,
             "family": model.family,
             "steps": header["step"],
+            "train_cpu_minutes": args.train_cpu_minutes,
             "heldout_images": len(held),
             "heldout_mse_per_pixel": float(torch.cat(mse).mean()),
             "kl_per_image": float(torch.cat(kl).mean()),

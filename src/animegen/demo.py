@@ -26,8 +26,10 @@ from animegen.errors import AnimegenError
 from animegen.imaging import make_grid, save_gif, save_grid, to_tensor
 from animegen.progress import info
 
-# the VAE the demo trains: the shared conv backbone, a Gaussian likelihood (seed 001's σ), short warm-up
-DEMO_VAE = ["model.latent_dim=64", "model.obs_std=0.1", "model.kl_warmup_steps=300", "model.lr=1e-3"]
+# the VAE the demo trains: the shared conv backbone, a calibrated Gaussian likelihood (σ² = the batch's MSE, σ-VAE,
+# Rybkin et al. 2021: N(0, I) samples are faces, not one grey average as with a fixed σ = 0.1), short warm-up
+DEMO_VAE = ["model.latent_dim=64", "model.calibrate_obs_std=true", "model.obs_std=0.25", "model.kl_warmup_steps=300",
+            "model.lr=1e-3"]
 # the GAN: the recommended recipe's generator/discriminator; an EMA that starts early, since the run is short
 DEMO_GAN = ["model.arch=fast"]
 VAE_SHARE = 0.45

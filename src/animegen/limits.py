@@ -60,10 +60,10 @@ def _check_number(where: str, name: str, value: Any, key: str, section: str) -> 
         return
     if isinstance(value, float) and not math.isfinite(value):
         _fail(where, name, value, "must be a finite number")
+    if key in POSITIVE and value <= 0:  # before the sign check: "≥ 0" would be wrong advice for these
+        _fail(where, name, value, "must be > 0")
     if value < 0 and (section != "model" or key in MODEL_NONNEGATIVE):
         _fail(where, name, value, "must be ≥ 0")
-    if key in POSITIVE and value <= 0:
-        _fail(where, name, value, "must be > 0")
     if key in UNIT_INTERVAL and not value < 1:
         _fail(where, name, value, "must be in [0, 1)")
     if key in INT_BOUNDS and isinstance(value, int):

@@ -1,4 +1,4 @@
-"""The VAE / VAE-GAN command line: `train --model vaegan` → `sample --prior standard|fitted|gmm` and `evaluate`,
+"""The VAE / VAE-GAN command line: `train --model vaegan` → `sample --prior standard|fitted|gmm|stage2`, `evaluate`,
 `sample --observation`, `train.epochs` for every family, and settings that cannot train failing in one line."""
 from __future__ import annotations
 
@@ -48,17 +48,18 @@ def train(family: str, out: Path, capsys, *extra: str, data: str = "synth:24") -
 
 
 def test_vaegan_trains_then_samples_from_every_prior_and_evaluates(tmp_path, capsys):
-    run = train("vaegan", tmp_path, capsys, "train.steps=3")
+    run = train("vaegan", tmp_path, capsys, "train.steps=3", "model.prior_stage2=8")
     model = load_model(run / "final.safetensors")
     assert model.family == "vaegan" and read_header(run / "final.safetensors")["step"] == 3
     assert model.mixture_prior() is not None and model.fitted_prior() is not None
+    assert model.stage2_prior() is not None  # trained at export, read back from the checkpoint's buffers
     grids = {}
-    for prior in ("standard", "fitted", "gmm"):
+    for prior in ("standard", "fitted", "gmm", "stage2"):
         target = tmp_path / f"{prior}.png"
         code, out, err = run_cli(["sample", str(run), "--prior", prior, "--n", "4", "--out", str(target)], capsys)
         assert code == 0 and target.exists(), err
         grids[prior] = load_image(target)
-    assert not (grids["standard"] == grids["gmm"]).all()
+    assert not (grids["standard"] == grids["gmm"]).all() and not (grids["standard"] == grids["stage2"]).all()
     code, _, err = run_cli(["sample", str(run), "--observation", "--out", str(tmp_path / "o.png")], capsys)
     assert code == 1 and "--observation needs a model with a pixel likelihood" in err and err.count("\n") == 1
     code, _, err = run_cli(["sample", str(run), "--prior", "mixture", "--out", str(tmp_path / "m.png")], capsys)
@@ -100,10 +101,13 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
 
 @pytest.mark.parametrize("family, setting, words", [
     ("vae", "model.obs_std=0", "model.obs_std=0.0: must be > 0"),
+    ("vae", "model.obs_std=-1", "model.obs_std=-1.0: must be > 0"),
     ("vae", "model.beta=-0.5", "model.beta=-0.5: must be ≥ 0"),
     ("vae", "model.prior_components=100", "model.prior_components=100 but the training split has only"),
     ("vaegan", "model.gamma=-1", "model.gamma must be >= 0"),
     ("vaegan", "model.prior_components=100", "lower model.prior_components"),
+    ("vae", "model.prior_stage2=-1", "model.prior_stage2"),
+    ("vaegan", "model.gan_warmup_steps=-5", "model.gan_warmup_steps must be >= 0"),
     ("ae", "train.epochs=-1", "train.epochs=-1.0: must be ≥ 0"),
 ])
 def test_settings_that_cannot_train_fail_in_one_line_before_a_step(family, setting, words, tmp_path, capsys):
@@ -116,6 +120,13 @@ def test_settings_that_cannot_train_fail_in_one_line_before_a_step(family, setti
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err
     assert not list(tmp_path.glob("*/final.safetensors"))
+
+
+def test_stage2_prior_of_a_run_without_one_is_one_line(tmp_path, capsys):
+    run = train("vae", tmp_path, capsys, "train.steps=2")
+    code, _, err = run_cli(["sample", str(run), "--prior", "stage2", "--out", str(tmp_path / "s.png")], capsys)
+    assert code == 1 and "no second-stage VAE prior" in err and "model.prior_stage2" in err
+    assert err.count("\n") == 1 and not (tmp_path / "s.png").exists()
 
 
 def test_a_gan_only_option_given_to_a_vae_is_named_as_such(tmp_path, capsys):

@@ -25,6 +25,8 @@ The same --seed gives the same images; --separate writes one PNG per image.
 --prior fitted decodes samples of a Gaussian fitted to the training codes (Ghosh et al. 2020): an AE
 has no prior of its own, and a VAE with a small observation std keeps its codes wider than N(0, I).
 --prior gmm decodes samples of the Gaussian mixture fitted to the training codes (VAE, VAE-GAN).
+--prior stage2 maps N(0, I) through a second-stage VAE trained on the codes (Dai & Wipf 2019; runs
+with model.prior_stage2 > 0).
 --observation draws x ~ p(x|z) instead of its mean: Gaussian VAEs add the model's pixel noise σ·ε,
 Bernoulli VAEs binarise every pixel (0/1 with the decoded probability)."""
 
@@ -42,7 +44,8 @@ def sample_command(
                                             "(GAN truncation trick)."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: 'standard' N(0, I); 'fitted' the Gaussian "
                               "fitted to the training codes (AE/VAE); 'gmm' the Gaussian mixture fitted to them "
-                              "(VAE, VAE-GAN); 'auto' fitted for the AE, standard otherwise."),
+                              "(VAE, VAE-GAN); 'stage2' through the second-stage VAE on them; 'auto' fitted for the "
+                              "AE, standard otherwise."),
     observation: bool = typer.Option(False, "--observation", help="Sample x ~ p(x|z) rather than its mean "
                                      "(VAE: Gaussian pixel noise, or binarised Bernoulli pixels)."),
     separate: bool = typer.Option(False, "--separate", help="Write one PNG per image into the --out folder."),

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from animegen.errors import CheckpointError
 from animegen.latent.prior import GaussianFit
 
-PRIORS = ("auto", "standard", "fitted", "gmm")
+PRIORS = ("auto", "standard", "fitted", "gmm", "stage2")
 """Latent distributions ``sample``/``sample_latent`` accept (see :meth:`GenerativeModel.sample_latent`)."""
 
 
@@ -122,16 +122,21 @@ class GenerativeModel(nn.Module):
         """The Gaussian mixture fitted to the training codes (:mod:`animegen.latent.gmm`), if this model has one."""
         return None
 
+    def stage2_prior(self) -> Any:
+        """The second-stage VAE fitted to the training codes (:mod:`animegen.latent.stage2`), if this model has one."""
+        return None
+
     def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
                       prior: str = "standard") -> Tensor:
         """Draw ``n`` latents ``[n, latent_dim]`` from the prior N(0, I), from the fitted Gaussian with
-        ``prior="fitted"``, from the fitted Gaussian mixture with ``prior="gmm"`` (``"auto"``: the fitted
+        ``prior="fitted"``, from the fitted Gaussian mixture with ``prior="gmm"``, through the second-stage VAE
+        with ``prior="stage2"`` (``"auto"``: the fitted
         Gaussian where the family has no prior of its own, i.e. the AE).
 
         ``truncation``: resample standard-normal entries whose magnitude exceeds it (the truncation trick).
         """
-        mix = self._resolve_mixture() if prior == "gmm" else None
-        fit = None if prior == "gmm" else self._resolve_prior(prior)
+        mix = self._resolve_mixture() if prior == "gmm" else self._resolve_stage2() if prior == "stage2" else None
+        fit = None if prior in ("gmm", "stage2") else self._resolve_prior(prior)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator, device="cpu")
         if truncation is not None and truncation > 0:
@@ -143,7 +148,7 @@ class GenerativeModel(nn.Module):
         if fit is not None:
             z = fit.sample(z)  # [n, latent_dim]: μ + L ε
         if mix is not None:
-            z = mix.sample(z, generator)  # [n, latent_dim]: μ_k + L_k ε, k ~ π
+            z = mix.sample(z, generator)  # [n, latent_dim]: μ_k + L_k ε, k ~ π; or the stage-2 decoder's mean
         return z.to(device)
 
     def _resolve_mixture(self) -> Any:
@@ -153,6 +158,13 @@ class GenerativeModel(nn.Module):
                                   "at export when model.prior_components > 0, as configs/vae-faces.toml sets); use "
                                   "prior 'fitted' or 'standard'")
         return mix
+
+    def _resolve_stage2(self) -> Any:
+        s2 = self.stage2_prior()
+        if s2 is None:
+            raise CheckpointError(f"this {self.family} model has no second-stage VAE prior (VAE/VAE-GAN runs fit one "
+                                  "at export when model.prior_stage2 > 0); use prior 'gmm', 'fitted' or 'standard'")
+        return s2
 
     def _resolve_prior(self, prior: str) -> GaussianFit | None:
         if prior not in PRIORS:

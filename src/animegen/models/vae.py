@@ -46,6 +46,7 @@ from torch import Tensor, nn
 from animegen.errors import ConfigError
 from animegen.latent.gmm import GMMFit, fit_gmm
 from animegen.latent.prior import encode_all, fit_gaussian
+from animegen.latent.stage2 import Stage2VAE, fit_stage2
 from animegen.models import losses
 from animegen.models.ae import EncoderDecoderModel, in_eval_mode
 from animegen.models.base import StepContext
@@ -87,6 +88,9 @@ class VAEConfig:
     split with fewer images than this."""
     prior_covariance: Literal["full", "diag"] = "full"
     """Covariance of each mixture component."""
+    prior_stage2: int = 0
+    """Hidden units of a second-stage VAE fitted to the training codes at export (``sample --prior stage2``; Dai &
+    Wipf 2019, :mod:`animegen.latent.stage2`); 0: none."""
     beta: float = 1.0
     """Weight of the KL term (β-VAE); 1 is the ELBO."""
     kl_warmup_steps: int = 0
@@ -120,6 +124,7 @@ class MixturePrior(EncoderDecoderModel):
     gmm_means: Tensor
     gmm_scale_tril: Tensor
     gmm_count: Tensor
+    stage2_count: Tensor
 
     def __init__(self, config, spec):
         super().__init__(config, spec)
@@ -128,6 +133,40 @@ class MixturePrior(EncoderDecoderModel):
         self.register_buffer("gmm_means", torch.zeros(k, z))  # [K, z]
         self.register_buffer("gmm_scale_tril", torch.eye(z).expand(k, z, z).clone())  # [K, z, z]
         self.register_buffer("gmm_count", torch.zeros((), dtype=torch.long))  # 0 = not fitted
+        self._stage2_names: list[str] = []
+        self._stage2_cache: list[Stage2VAE] = []  # a plain list: the rebuilt network is not a submodule
+        hidden = getattr(config, "prior_stage2", 0)
+        if hidden > 0:  # the second-stage VAE's weights as fixed-shape buffers; stage2_count 0 = not fitted
+            for name, t in Stage2VAE(z, hidden).state().items():
+                self.register_buffer(f"stage2_{name}", torch.zeros_like(t))
+                self._stage2_names.append(name)
+            self.register_buffer("stage2_count", torch.zeros((), dtype=torch.long))
+
+    def stage2_prior(self) -> Stage2VAE | None:
+        if not self._stage2_names or int(self.stage2_count) < 1:
+            return None
+        if not self._stage2_cache:  # rebuilt from the buffers once (they change only in fit_stage2_prior / loading)
+            state = {n: getattr(self, f"stage2_{n}").float().cpu() for n in self._stage2_names}
+            self._stage2_cache.append(Stage2VAE.from_state(self.config.latent_dim, self.config.prior_stage2, state))
+        return self._stage2_cache[0]
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._stage2_cache.clear()  # new buffers: rebuild the second stage on next use
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def fit_stage2_prior(self, codes: Tensor, seed: int = 0) -> Stage2VAE:
+        """Train (and store) the second-stage VAE on ``codes`` ``[N, z]``."""
+        try:
+            with torch.enable_grad():
+                s2 = fit_stage2(codes, hidden=self.config.prior_stage2, seed=seed)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        with torch.no_grad():
+            for name, t in s2.state().items():
+                getattr(self, f"stage2_{name}").copy_(t)
+            self.stage2_count.fill_(codes.shape[0])
+        self._stage2_cache[:] = [s2]
+        return s2
 
     def mixture_prior(self) -> GMMFit | None:
         if int(self.gmm_count) < 1:
@@ -174,6 +213,8 @@ class MixturePrior(EncoderDecoderModel):
         self.prior_count.fill_(fit.count)
         if self.config.prior_components > 0:
             self.fit_mixture(codes)
+        if self._stage2_names:
+            self.fit_stage2_prior(codes)
         return codes
 
     def prepare_export(self, batches, averaged: bool) -> None:
@@ -199,6 +240,8 @@ def validate_vae_config(c) -> None:
         raise ConfigError(f"model.input_noise must be >= 0 (a noise std), got {c.input_noise}")
     if c.prior_components < 0:
         raise ConfigError(f"model.prior_components must be >= 0 (0: no mixture), got {c.prior_components}")
+    if c.prior_stage2 < 0:
+        raise ConfigError(f"model.prior_stage2 must be >= 0 (0: no second-stage VAE), got {c.prior_stage2}")
 
 
 class VAE(MixturePrior):

@@ -18,7 +18,8 @@ Losses per step (x real, x̃ = Dec(z), z ~ q(z|x); x_p = Dec(z_p), z_p ~ N(0, I)
     L_GAN       = log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))              Larsen et al. 2016, eq. 9 (§2.2)
 
     encoder       β · L_prior + L_llike                                   Larsen et al. 2016, §2.2
-    decoder       γ · L_llike − L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3)
+    decoder       γ · L_llike − w_t · L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3;
+                  w_t ramps 0 → 1 over ``gan_warmup_steps``)
     discriminator −L_GAN (BCE on x vs x̃ and x_p, the two fakes averaged; DiffAugment, Zhao et al. 2020)
 
 σ_f and σ_x are calibrated like the σ-VAE (Rybkin et al. 2021, eq. 5): σ² = the batch's mean squared error in
@@ -70,6 +71,11 @@ class VAEGANConfig:
     """Weight of the KL term in the encoder's loss (β-VAE, Higgins et al. 2017); 1 is Larsen's."""
     gamma: float = 0.05
     """γ: weight of the reconstruction loss against the GAN loss in the decoder's objective (Larsen §2.2)."""
+    gan_warmup_steps: int = 0
+    """Ramp the GAN term of the decoder's loss linearly from 0 to 1 over this many steps (D trains from the
+    start). Without it the decoder learns prior codes from the GAN alone while the GAN is still at its noise
+    stage, and N(0, I) samples decode to texture while reconstructions are faces; with it the decoder first
+    learns as a (feature-space) VAE, whose prior samples are already faces for the GAN to sharpen."""
     pixel_weight: float = 0.1
     """Weight of the (calibrated) pixel-space Gaussian term beside the feature-space one; 0: features only."""
     diffaug: str = "translation"
@@ -80,6 +86,9 @@ class VAEGANConfig:
     """Components of the Gaussian mixture fitted to the training codes at export (``sample --prior gmm``); 0: none
     (``configs/vaegan-faces.toml`` uses 16)."""
     prior_covariance: Literal["full", "diag"] = "full"
+    prior_stage2: int = 0
+    """Hidden units of a second-stage VAE on the training codes (``sample --prior stage2``; Dai & Wipf 2019);
+    0: none."""
     lr: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.99)
@@ -87,9 +96,11 @@ class VAEGANConfig:
 
 
 def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
-    for name in ("beta", "gamma", "pixel_weight", "input_noise"):
+    for name in ("beta", "gamma", "pixel_weight", "input_noise", "prior_stage2"):
         if getattr(c, name) < 0:
             raise ConfigError(f"model.{name} must be >= 0, got {getattr(c, name)}")
+    if c.gan_warmup_steps < 0:
+        raise ConfigError(f"model.gan_warmup_steps must be >= 0, got {c.gan_warmup_steps}")
     if c.lr <= 0 or c.lr_d <= 0:
         raise ConfigError(f"model.lr and model.lr_d must be > 0, got {c.lr} and {c.lr_d}")
     n, _ = plan_stages(spec.size)
@@ -181,44 +192,51 @@ class VAEGAN(MixturePrior):
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation (K&W 2014, §2.4)
             z_d = z.detach().requires_grad_(True)  # the decoder's input: the encoder's gradient is routed by hand
             z_p = torch.randn_like(mu)  # [B, latent] prior samples
-            both = self.decoder(torch.cat([z_d, z_p])).float()  # [2B, C, H, W]
-        x_rec, x_p = both[:b], both[b:]  # [B, C, H, W] each
+            both = self.decoder(torch.cat([z_d, z_p])).float()  # [2B, C, H, W]: x̃ then x_p
+        x_rec = both[:b]  # [B, C, H, W]
 
-        # ---- discriminator: real vs reconstructions and prior samples (Larsen et al. 2016, eq. 9)
+        # ---- discriminator: real vs reconstructions and prior samples (Larsen et al. 2016, eq. 9). As the fast GAN
+        # recipe (models/dcgan.py): real and fake images in separate BatchNorm batches, DiffAugment on every image
+        # D sees, in its own update and in the decoder's (Zhao et al. 2020)
         with ctx.autocast():
-            _, logits = D(diff_augment(torch.cat([x, x_rec.detach(), x_p.detach()]), self._policy))
-        logits = logits.float()  # [3B]
-        fake = logits[b:]
-        loss_d = losses.d_loss_nonsaturating(logits[:b], fake)  # Goodfellow et al. 2014, eq. 1 (fakes averaged)
+            real_logits = D(self.augment(x))[1].float()  # [B]
+            fake_logits = D(self.augment(both.detach()))[1].float()  # [2B]
+        loss_d = losses.d_loss_nonsaturating(real_logits, fake_logits)  # Goodfellow et al. 2014, eq. 1
         grad_norm_d = ctx.optimize("d", loss_d)
 
         # ---- encoder and decoder, with D frozen (no weight gradients for it)
         D.requires_grad_(False)
         try:
             with ctx.autocast():
-                feats, logits_g = D(torch.cat([x, x_rec, x_p]))  # one BatchNorm batch: real and fake features alike
-            feats, logits_g = feats.float(), logits_g.float()
-            llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:2 * b])  # [B]
+                feats = D.low(torch.cat([x, x_rec])).float()  # [2B, ...] Dis_l of x and x̃ in one BatchNorm batch
+                logits_g = D(self.augment(both))[1].float()  # [2B] the fakes as D was trained on them
+            llike, logs = self._llike(x.float(), x_rec, feats[:b].detach(), feats[b:])  # [B]
             kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
             (g_z,) = torch.autograd.grad(llike.mean(), z_d, retain_graph=True)  # ∂L_llike/∂z [B, latent]
             # encoder: β·L_prior + L_llike (Larsen §2.2); the second term is a surrogate with the gradient of L_llike
             loss_enc = c.beta * kl.mean() + (z * g_z.detach()).sum()
             grad_norm_enc = ctx.optimize("enc", loss_enc)
-            gan = losses.g_loss_nonsaturating(logits_g[b:2 * b]) + losses.g_loss_nonsaturating(logits_g[2 * b:])
-            loss_dec = c.gamma * llike.mean() + gan  # decoder: γ·L_llike − L_GAN (non-saturating)
+            gan = losses.g_loss_nonsaturating(logits_g[:b]) + losses.g_loss_nonsaturating(logits_g[b:])
+            w_gan = losses.kl_weight(1.0, ctx.step, c.gan_warmup_steps)  # linear 0 → 1 (the same ramp as β_t)
+            loss_dec = c.gamma * llike.mean() + w_gan * gan  # decoder: γ·L_llike − L_GAN (non-saturating)
             grad_norm_dec = ctx.optimize("dec", loss_dec)
         finally:
             D.requires_grad_(True)
         mse = losses.squared_error_per_image(x.float(), x_rec.detach()) / self.num_pixels  # [B]
+        d_fake = torch.sigmoid(fake_logits.detach())  # [2B]
         return {
             "loss_d": loss_d.detach(), "loss_g": loss_dec.detach(),
             "loss_enc": (c.beta * kl.mean() + llike.mean()).detach(),
             "llike_per_image": llike.mean().detach(), "kl_per_image": kl.mean().detach(),
-            "gan_g": gan.detach(), "mse_per_pixel": mse.mean(), **logs,
-            "d_real": torch.sigmoid(logits[:b].detach()).mean(), "d_fake": torch.sigmoid(fake.detach()).mean(),
+            "gan_g": gan.detach(), "gan_weight": torch.tensor(w_gan), "mse_per_pixel": mse.mean(), **logs,
+            "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": d_fake.mean(),
+            "d_recon": d_fake[:b].mean(), "d_prior": d_fake[b:].mean(),
             "grad_norm_d": grad_norm_d.detach(), "grad_norm_enc": grad_norm_enc.detach(),
             "grad_norm_g": grad_norm_dec.detach(),
         }
+
+    def augment(self, x: Tensor) -> Tensor:
+        return diff_augment(x, self._policy)
 
     @torch.no_grad()
     @in_eval_mode
