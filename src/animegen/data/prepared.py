@@ -62,13 +62,30 @@ class DatasetWriter:
     renamed into place afterwards (:func:`animegen.fsutil.atomic_dir`).
     """
 
-    def __init__(self, folder: str | os.PathLike, size: int, channels: int):
+    raw_name = RAW_TMP
+
+    def __init__(self, folder: str | os.PathLike, size: int, channels: int, append: bool = False):
         self.folder = Path(folder)
         self.shape = (size, size, channels)
         self.count = 0
         self._raw_path = self.folder / RAW_TMP
-        self._raw = open(self._raw_path, "wb")
+        self._raw = open(self._raw_path, "ab" if append else "wb")  # append: a resumed prepare (see resume)
         self._labels: dict[str, list[int]] = {}
+
+    def flush(self) -> None:
+        """Everything added so far is in the scratch file (for a resumable checkpoint)."""
+        self._raw.flush()
+
+    def labels_so_far(self) -> dict[str, list[int]]:
+        return {k: list(v) for k, v in self._labels.items()}
+
+    def resume(self, count: int, labels: dict[str, list[int]]) -> None:
+        """Continue after ``count`` images already in the scratch file (opened with ``append=True``)."""
+        size = self._raw_path.stat().st_size
+        if size != count * int(np.prod(self.shape)):
+            raise DataError(f"{self._raw_path} holds {size} bytes, not {count} images; delete the partial folder")
+        self.count = count
+        self._labels = {k: [int(x) for x in v] for k, v in labels.items()}
 
     def add(self, image: np.ndarray, labels: dict[str, int] | None = None) -> int:
         """Append one ``[H, W, C]`` uint8 image; returns its index."""
