@@ -24,10 +24,9 @@ the ``r``-th contiguous slice of that global batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mmap
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -90,7 +89,7 @@ class FileRows:
     @classmethod
     def of(cls, images: np.ndarray) -> FileRows | None:
         """A reader for ``images`` when it is a file mapping with contiguous uint8 rows, else None."""
-        root = images
+        root: np.ndarray | None = images
         while root is not None and not isinstance(root, np.memmap):
             root = root.base if isinstance(root.base, np.ndarray) else None
         mm = getattr(root, "_mmap", None) if root is not None else None
