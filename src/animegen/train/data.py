@@ -92,8 +92,9 @@ class FileRows:
         root: np.ndarray | None = images
         while root is not None and not isinstance(root, np.memmap):
             root = root.base if isinstance(root.base, np.ndarray) else None
-        mm = getattr(root, "_mmap", None) if root is not None else None
-        path = getattr(root, "filename", None) if root is not None else None
+        if root is None:
+            return None
+        mm, path = getattr(root, "_mmap", None), getattr(root, "filename", None)
         if mm is None or not path or images.dtype != np.uint8 or images.ndim < 2 or images.strides[0] <= 0:
             return None
         if images.strides[1:] != np.empty(images.shape[1:], np.uint8).strides:
