@@ -109,16 +109,21 @@ class DatasetWriter:
         n = self.count
         shape = (n, *self.shape)
         digest = hashlib.sha256()
-        out = np.lib.format.open_memmap(self.folder / IMAGES, mode="w+", dtype=np.uint8, shape=shape)
-        if n:
-            raw = np.memmap(self._raw_path, dtype=np.uint8, mode="r", shape=shape)
-            for i in range(0, n, chunk):
-                block = np.asarray(raw[i:i + chunk])
-                digest.update(block.tobytes())
-                out[i:i + chunk] = block
-            del raw
-        out.flush()
-        del out
+        block_bytes = chunk * int(np.prod(self.shape))
+        # plain reads and writes, not memory maps: mapped pages would count in this process's resident
+        # memory (12 GB for a million 64 px images)
+        with open(self.folder / IMAGES, "wb") as out, open(self._raw_path, "rb") as raw:
+            np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False, "shape": shape})
+            left = n * int(np.prod(self.shape))
+            while left > 0:
+                block = raw.read(min(block_bytes, left))
+                if not block:
+                    raise DataError(f"{self._raw_path} is shorter than its {n} images")
+                digest.update(block)
+                out.write(block)
+                left -= len(block)
+            out.flush()
+            os.fsync(out.fileno())
         self._raw_path.unlink(missing_ok=True)
         fingerprint = digest.hexdigest()
         if self._labels:
