@@ -107,14 +107,16 @@ def run_child(cmd: list[str], log_path: Path, kill_after: float | None = None) -
         p = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         killed = False
         tree = TreeCPU(p.pid)
-        while p.poll() is None:
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)  # reaps it with its rusage (Popen.poll would not)
+            if pid:
+                break
             tree.sample()
-            if kill_after and time.perf_counter() - t0 >= kill_after:
+            if kill_after and not killed and time.perf_counter() - t0 >= kill_after:
                 os.killpg(p.pid, signal.SIGKILL)
                 killed = True
-                break
             time.sleep(0.5)
-        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
     return {"cmd": " ".join(cmd), "rc": os.waitstatus_to_exitcode(status), "killed": killed,
             "wall_s": round(wall, 2), "cpu_s": round(max(tree.total(), ru.ru_utime + ru.ru_stime), 2),
