@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_bench_smoke import _faces_folder, _run
 
 
