@@ -133,7 +133,9 @@ class QuickQuality:
             if hit is not None and hit.pool.shape[0] == self.n:
                 self.ref = hit.pool
             else:
-                images = np.asarray(tr.data.images[np.sort(self.valid_idx)])  # [n, H, W, C] uint8
+                idx = np.sort(self.valid_idx)
+                rows = getattr(tr.loader, "rows", None)  # a memory-mapped dataset: read, don't map (flat RSS)
+                images = rows.take(idx) if rows is not None else np.asarray(tr.data.images[idx])  # [n, H, W, C]
                 with torch.inference_mode():
                     self.ref = self.extractor.fn(images)  # [n, D]
                 if tr.data.fingerprint:
