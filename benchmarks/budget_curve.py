@@ -203,7 +203,7 @@ def main() -> None:
     budgets = sorted(set(args.budgets))
     args.work.mkdir(parents=True, exist_ok=True)
     state = State(args.work / "state.json")
-    models = {}
+    models: dict[str, tuple[str, list[str]]] = {}
     for spec in args.models:
         name, _, cfg = spec.partition("=")
         if cfg:
