@@ -120,7 +120,8 @@ def run_child(cmd: list[str], log_path: Path, kill_after: float | None = None) -
     wall = time.perf_counter() - t0
     return {"cmd": " ".join(cmd), "rc": os.waitstatus_to_exitcode(status), "killed": killed,
             "wall_s": round(wall, 2), "cpu_s": round(max(tree.total(), ru.ru_utime + ru.ru_stime), 2),
-            "peak_rss_mb_main": round(ru.ru_maxrss / 1024, 1), "peak_rss_mb_workers": round(tree.worker_rss / 2**20, 1)}
+            # VmHWM sampled every 0.5 s (ru_maxrss of a child also counts the parent's RSS at fork time)
+            "peak_rss_mb_main": round(tree.hwm_kb / 1024, 1), "peak_rss_mb_workers": round(tree.worker_rss / 2**20, 1)}
 
 
 class TreeCPU:
@@ -133,6 +134,7 @@ class TreeCPU:
         self.root = psutil.Process(pid)
         self.seen: dict[int, float] = {}
         self.worker_rss = 0
+        self.hwm_kb = 0  # VmHWM of the process itself (its own peak RSS since exec)
 
     def sample(self) -> None:
         import psutil
@@ -141,6 +143,13 @@ class TreeCPU:
             procs = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
+        try:
+            with open(f"/proc/{self.root.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        self.hwm_kb = max(self.hwm_kb, int(line.split()[1]))
+        except OSError:
+            pass
         for pr in procs:
             try:
                 t = pr.cpu_times()
