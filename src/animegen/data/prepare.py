@@ -220,9 +220,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
         done = journal.restore(col, writer) if journal is not None else 0
         if done:
             items = itertools.islice(items, done, None)  # already consumed: not read again
-            if not quiet:
-                info(f"resuming an interrupted prepare of {out_path}: {done:,} inputs already done "
-                     f"({writer.count:,} images kept)")
+            info(f"resuming an interrupted prepare of {out_path}: {done:,} inputs already done "
+                 f"({writer.count:,} images kept)")
         bar = stack.enter_context(progress(total=total, initial=done,
                                            desc=f"prepare {Path(reader.location).name or reader.spec}", unit="img"))
         try:
