@@ -80,8 +80,26 @@ class TrainConfig:
     checkpoint_every: int = 1000
     eval_every: int = 1000
     """Every N steps (0 disables): validation loss of the EMA weights (AE/VAE; picks ``best.safetensors``) and
-    the pixel diversity of fixed-noise samples against real images (all families; warns of GAN mode collapse).
-    No Inception metric (KID/FID) runs during training; use ``animegen evaluate`` on a checkpoint."""
+    the pixel diversity of fixed-noise samples against real images (all families; warns of GAN mode collapse);
+    with ``eval_kid`` also a quick KID/FID (see there)."""
+    eval_kid: bool = False
+    """Opt-in: at every ``eval_every`` a quick KID and FID of ``eval_kid_n`` EMA samples against as many faces of
+    the *validation half* of the held-out split (animegen.data.splits), logged as ``quality/kid``,
+    ``quality/fid`` in metrics.jsonl with its CPU share (``quality/cpu_fraction``). The Inception network only
+    scores samples: it is never part of a loss or of D. Needs the FID Inception weights."""
+    eval_kid_n: int = 256
+    """Generated samples (and validation faces) per quick KID/FID. The cost is about ``n × 0.06`` CPU-s in bf16
+    (twice that in fp32) per evaluation, plus once as much for the cached reference features."""
+    eval_kid_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Inception precision for the quick KID/FID: ``auto`` is bf16 on a CPU with native bf16 (a relative measure
+    for choosing checkpoints; report numbers with ``animegen evaluate``, fp32), else fp32."""
+    eval_kid_max_fraction: float = 0.05
+    """Skip a quick KID/FID when it would bring the evaluations' share of the run's CPU time above this
+    (0: never skip). Skips are logged (``quality/skipped``)."""
+    best_by: Literal["auto", "kid", "fid", "loss", "none"] = "auto"
+    """What picks ``best.safetensors`` (lowest wins): ``kid``/``fid`` the quick KID/FID (needs ``eval_kid``),
+    ``loss`` the family's validation loss (AE/VAE), ``auto`` KID for GANs with ``eval_kid`` and the validation
+    loss otherwise. The criterion is written into the run's metrics.jsonl (``best`` events) and checkpoints."""
     keep_checkpoints: int = 2
     grad_clip: float = 0.0
     """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""

@@ -40,6 +40,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "batch_size": (1, 65536),
     "threads": (0, 4096),
     "n_sample_grid": (0, 4096),
+    "eval_kid_n": (2, 100_000),
     "max_rollbacks": (0, 10**6),
 }
 MAX_WIDTHS = 8

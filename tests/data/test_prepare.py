@@ -342,7 +342,12 @@ def test_crash_or_ctrl_c_leaves_no_dataset(tmp_path, monkeypatch, exc):
     with pytest.raises(exc):
         prepare(str(src), out, opts(), workers=2, quiet=True)
     assert not out.exists()
-    assert list((tmp_path / "out").iterdir()) == []  # no .partial left either
+    # only the hidden work folder of the resumable prepare is left (animegen.data.prepare_resume)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [".ds.prepare-partial"]
+    monkeypatch.setattr(prep_mod._Collector, "add", real_add)
+    prepare(str(src), out, opts(), workers=2, quiet=True)
+    assert load_prepared(out).images.shape[0] == 100
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["ds"]
 
 
 def test_load_prepared_errors(tmp_path):

@@ -6,6 +6,7 @@ rank by design, so those models match a single-process run in distribution, not 
 """
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -15,6 +16,7 @@ from train_toys import random_images, state_of, toy_config, toys  # noqa: F401
 
 from animegen.train import Trainer
 from animegen.train import distributed as D
+from animegen.train.data import BatchLoader, split_indices
 
 
 def _free_port() -> int:
@@ -29,7 +31,29 @@ def test_two_processes_match_each_other_and_a_single_process(tmp_path, toys):
 
     exact = toy_config("toy-ae", steps=6, batch_size=8, model={"noise": 0.0})
     bn_gan = toy_config("toy-gan", steps=4, batch_size=8, model={"bn": True, "n_critic": 2})
-    mp.spawn(worker, args=(2, _free_port(), str(tmp_path), [("exact", exact), ("gan", bn_gan)]), nprocs=2, join=True)
+    half = toy_config("toy-ae", steps=3, batch_size=8, model={"noise": 0.0})
+    jobs = [("exact", exact, None), ("gan", bn_gan, None), ("resumed", half, 6)]
+    mp.spawn(worker, args=(2, _free_port(), str(tmp_path), jobs), nprocs=2, join=True)
+
+    # sharding: at every step the two ranks train on disjoint halves of the single-process global batch
+    served = [json.loads((tmp_path / f"exact-rank{r}.json").read_text()) for r in (0, 1)]
+    ds = random_images()
+    train_idx, _ = split_indices(len(ds), exact.data.val_fraction, exact.data.seed)
+    loader = BatchLoader(ds.images, train_idx, 8, seed=exact.train.seed, hflip=exact.data.hflip)
+    assert len(served[0]) == len(served[1]) == 6
+    for a, b in zip(*served, strict=True):
+        glob = loader.next_indices()[0].tolist()
+        assert len(a) == len(b) == 4 and not set(a) & set(b) and a + b == glob
+        assert set(a) <= set(train_idx.tolist())
+
+    # checkpoint/resume under data parallelism: 3 steps, stop, --resume to 6 == 6 steps in one go, on both ranks
+    for r in (0, 1):
+        res = state_of(tmp_path / f"resumed-rank{r}.safetensors")
+        full = state_of(tmp_path / f"exact-rank{r}.safetensors")
+        assert all(torch.equal(res[k], full[k]) for k in full), r
+    served_resumed = json.loads((tmp_path / "resumed-rank1.json").read_text())
+    assert served_resumed == served[1]  # the resumed run continued the data order where it stopped
+    assert [p.name for p in (tmp_path / "resumed").iterdir()] == ["toy-ae-1"]
 
     # rank 0 alone wrote the run folder; both ranks hold identical weights
     assert [p.name for p in (tmp_path / "exact").iterdir()] == ["toy-ae-1"]

@@ -33,7 +33,7 @@ def test_run_folder_layout_and_contents(tmp_path, toys):
     keys = set().union(*metrics)
     assert {"train/loss", "grad_norm/ae", "val/recon", "health/diversity", "perf/img_per_s",
             "perf/data_share", "lr_scale"} <= keys
-    assert [m["event"] for m in metrics if "event" in m] == ["start", "end"]
+    assert [m["event"] for m in metrics if "event" in m and m["event"] != "best"] == ["start", "end"]
     assert [m["step"] for m in metrics if "train/loss" in m] == list(range(2, 19, 2))
 
     head = read_header(run / "final.safetensors")

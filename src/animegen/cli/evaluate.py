@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from animegen.cli.app import app
+from animegen.data.splits import SPLITS
 
 # a backslash at a line end joins the two lines: the help shows each example on one line
 EVALUATE_EPILOG = """Examples:
@@ -76,8 +77,9 @@ def evaluate(
                                     "mnist:DIR, hf:NAME (default: the run's config.json data.source)."),
     n: int = typer.Option(2000, "--n", help="Generated samples."),
     n_real: int = typer.Option(5000, "--n-real", help="Real reference images (0: all of the split)."),
-    real_split: str = typer.Option("all", "--real-split", help="all, train or val (the images the run held out: "
-                                   "the dataset's split, else the run's data.val_fraction/seed)."),
+    real_split: str = typer.Option("all", "--real-split", help="all, train, val (the images the run held out: "
+                                   "the dataset's split, else the run's data.val_fraction/seed), or its halves valid "
+                                   "(for choices) and test (for reported numbers)."),
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="metrics JSON (default: metrics.json beside the checkpoint)."),
     inception: Path | None = typer.Option(None, "--inception", help="FID Inception weights file. IS needs "
@@ -116,8 +118,8 @@ def evaluate(
 
     if n < 2:
         raise AnimegenError(f"--n must be at least 2 (got {n})")
-    if real_split not in ("all", "train", "val"):
-        raise AnimegenError(f"--real-split must be all, train or val (got {real_split!r})")
+    if real_split not in SPLITS:
+        raise AnimegenError(f"--real-split must be one of {', '.join(SPLITS)} (got {real_split!r})")
     if prior not in PRIORS:
         raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
     if precision not in ("fp32", "bf16"):
@@ -239,7 +241,7 @@ def compare(
 def fid_ref(
     dataset: str = typer.Argument(..., help="A dataset folder/archive, synth:N, mnist:DIR or hf:NAME."),
     n: int = typer.Option(5000, "--n", help="Images (a seeded subset when there are more; 0: all)."),
-    split: str = typer.Option("all", "--split", help="all, train or val."),
+    split: str = typer.Option("all", "--split", help="all, train, val, or its halves valid / test."),
     size: int | None = typer.Option(None, "--size", help="Resize images first (the model's size, e.g. 64)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the subset when --n is smaller than the split."),
     val_fraction: float = typer.Option(0.05, "--val-fraction", help="Held-out share for --split val/train "

@@ -58,6 +58,9 @@ def prepare(
     keep_list: Path | None = typer.Option(None, "--keep-list", help="Keep only the inputs named in this file (one "
                                           "source name per line, as `animegen outliers` writes keep.txt); the "
                                           "rest are rejects 'not-in-keep-list'."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a prepare of the same source and "
+                                "options into --out that was killed or interrupted (progress is checkpointed "
+                                "every 16,384 inputs in a hidden folder beside --out); --no-resume starts over."),
 ) -> None:
     """Prepare a dataset: decode, clean, crop, resize, de-duplicate; one memory-mappable array.
 
@@ -65,7 +68,7 @@ def prepare(
 per-image provenance and box) and rejects.csv (every dropped input and why).
 
     Broken, unreadable, tiny or oversized files are skipped and counted, never fatal; animated images give \
-their first frame. The folder appears only when complete.
+their first frame. The folder appears only when complete; a killed run continues when started again.
     """
     # (a backslash at a line end joins the lines: the --help text keeps one line per paragraph)
     from animegen.data.pipeline import PrepareOptions
@@ -83,6 +86,7 @@ their first frame. The folder appears only when complete.
         from animegen.data.keeplist import read_keep_list
 
         keep = read_keep_list(keep_list)
-    report = run_prepare(source, out, opts, workers=workers, preview=preview, quiet=True, keep=keep)
+    report = run_prepare(source, out, opts, workers=workers, preview=preview, quiet=True, keep=keep,
+                         resume=resume)
     if not is_quiet():
         typer.echo(report.summary())

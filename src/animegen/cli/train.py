@@ -14,13 +14,20 @@ EXAMPLES = """[bold]Examples[/bold]
   animegen train --config configs/gan-recommended.toml --data faces/
   animegen train --model ae --data synth:256 --dry-run
   animegen train --resume runs/vae-3 --set train.steps=20000
+  animegen train -c configs/gan-recommended.toml -d faces/ -s train.eval_kid=true
   torchrun --nproc_per_node 2 -m animegen train --model dcgan --data faces/
 
 --dry-run is a 2-step smoke test of the whole pipeline. --resume continues a
 run folder exactly where it stopped (Ctrl-C saves a resumable checkpoint).
 The run folder <out>/<name>-<n>/ gets config.json, metrics.jsonl (+ tb/),
 samples/, recon/, step-*, last, best, final and train_state .safetensors, and
-report.html (animegen report; skip with --no-report)."""
+report.html (animegen report; skip with --no-report).
+train.eval_kid=true adds a quick KID/FID (train.eval_kid_n samples, default
+256) against the validation half of the held-out faces at every
+train.eval_every step to metrics.jsonl (quality/kid, quality/fid, quality/cpu_fraction); for
+GANs best.safetensors is then the lowest KID (train.best_by: auto, kid, fid,
+loss, none). Evaluations that would take over train.eval_kid_max_fraction
+(default 0.05) of the CPU time are skipped."""
 
 
 @app.command("train", epilog=EXAMPLES)

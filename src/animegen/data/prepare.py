@@ -34,7 +34,9 @@ import numpy as np
 from animegen.data.dedup import NearDuplicateIndex
 from animegen.data.imageset import ImageSet
 from animegen.data.pipeline import ItemResult, PrepareOptions, chunk_size, process_items
-from animegen.data.prepared import MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
+from animegen.data.prepare_resume import CHECKPOINT_EVERY, Journal, run_key
+from animegen.data.prepared import IMAGES, LABELS, MANIFEST, VERSION, DatasetWriter, load_prepared, owned_files
+from animegen.data.prepared import REJECTS as REJECTS_CSV
 from animegen.data.readers import Reader, open_reader
 from animegen.errors import AnimegenError, DataError
 from animegen.fsutil import atomic_dir, check_output
@@ -169,7 +171,7 @@ def _check_out(out: Path, source_location: str) -> None:
 
 def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOptions | None = None,
             workers: int = 0, preview: str | os.PathLike | None = None, quiet: bool = False,
-            name: str | None = None, keep: set[str] | None = None) -> PrepareReport:
+            name: str | None = None, keep: set[str] | None = None, resume: bool = True) -> PrepareReport:
     """Build the dataset folder ``out`` from ``source`` (see the module doc). Returns a report.
 
     ``out=None`` with ``preview`` is a dry run: only the preview picture is written. ``name`` (default:
@@ -177,7 +179,9 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     missing/empty source or when no image at all is kept. Uses worker processes unless ``workers=1``:
     scripts must call it under ``if __name__ == "__main__":``. ``keep``: only inputs whose names are in
     this set (a keep-list, :mod:`animegen.data.keeplist`) are kept; the others become ``not-in-keep-list``
-    rejects without being decoded.
+    rejects without being decoded. ``resume`` (with ``out`` and no ``keep``): progress is checkpointed in a
+    work folder beside ``out`` and a run that was killed continues from there (:mod:`animegen.data.prepare_resume`);
+    ``resume=False`` starts over.
     """
     opts = opts or PrepareOptions()
     reader = source if isinstance(source, Reader) else open_reader(source)
@@ -199,20 +203,40 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
     if total is not None and total <= chunk_size(opts):
         workers = 1  # one task's worth: a pool would only add its start-up time
     t0 = time.perf_counter()
+    journal = None
+    if out_path is not None and keep is None:
+        journal = Journal(out_path, run_key(reader.signature, reader.location, opts.to_dict(), name or out_path.name))
+        if not resume:
+            journal.discard()
     with contextlib.ExitStack() as stack:
+        state = journal.open() if journal is not None else None
         target: contextlib.AbstractContextManager[str | Path] = (
-            atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory())
+            contextlib.nullcontext(journal.dir) if journal is not None
+            else atomic_dir(out_path, owned_files) if out_path is not None else tempfile.TemporaryDirectory())
         tmp = Path(stack.enter_context(target))
-        writer = DatasetWriter(tmp, opts.size, opts.channels)
+        writer = DatasetWriter(tmp, opts.size, opts.channels, append=state is not None)
         stack.callback(writer.close)
         col = _Collector(opts, writer, preview is not None, keep=keep)
-        bar = stack.enter_context(progress(total=total, desc=f"prepare {Path(reader.location).name or reader.spec}",
-                                           unit="img"))
-        for res in process_items(items, opts, workers, thumbs=preview is not None):
-            col.add(res)
-            bar.update(1)
-            if col.inputs % 256 == 0:
-                bar.set_postfix(kept=writer.count, dropped=sum(col.dropped.values()), refresh=False)
+        done = journal.restore(col, writer) if journal is not None else 0
+        if done:
+            items = itertools.islice(items, done, None)  # already consumed: not read again
+            info(f"resuming an interrupted prepare of {out_path}: {done:,} inputs already done "
+                 f"({writer.count:,} images kept)")
+        bar = stack.enter_context(progress(total=total, initial=done,
+                                           desc=f"prepare {Path(reader.location).name or reader.spec}", unit="img"))
+        try:
+            for res in process_items(items, opts, workers, thumbs=preview is not None):
+                col.add(res)
+                bar.update(1)
+                if col.inputs % 256 == 0:
+                    bar.set_postfix(kept=writer.count, dropped=sum(col.dropped.values()), refresh=False)
+                if journal is not None and col.inputs % CHECKPOINT_EVERY == 0:
+                    journal.save(col, writer)
+        except KeyboardInterrupt:
+            if journal is not None:  # every result so far is collected: keep it all for the next run
+                journal.save(col, writer)
+                info(f"interrupted after {col.inputs:,} inputs; the same command continues from there")
+            raise
         bar.close()
         for skip in skipped:  # inputs the keep-list left out: counted and listed like any other reject
             col.inputs += 1
@@ -226,6 +250,8 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
             save_png(preview_grid(col.kept_thumbs, col.dropped_thumbs, col.dropped, writer.count, opts.size), preview)
             report.preview = str(preview)
         if writer.count == 0:
+            if journal is not None:
+                journal.discard()
             first = f"; e.g. {col.rejects[0][0]}: {col.rejects[0][1]} ({col.rejects[0][2]})" if col.rejects else ""
             raise DataError(f"no images kept from {reader.spec}: {report.summary()}{first}")
         report.seconds = time.perf_counter() - t0
@@ -241,6 +267,12 @@ def prepare(source: str | Reader, out: str | os.PathLike | None, opts: PrepareOp
                 "files": col.files,
             }
             report.fingerprint = writer.finish(manifest, col.rejects)
+            if journal is not None:  # the finished dataset files move into place at once; the work folder goes
+                with atomic_dir(out_path, owned_files) as final_tmp:
+                    for f in (IMAGES, MANIFEST, REJECTS_CSV, LABELS):
+                        if (tmp / f).exists():
+                            os.replace(tmp / f, final_tmp / f)
+                journal.discard()
     if not quiet:
         info(report.summary())
     return report

@@ -1,4 +1,4 @@
-"""Quick KID/FID on small subsets of images (notebooks, scripts; the trainer runs none of these).
+"""Quick KID/FID on small subsets of images (notebooks, scripts; training has its own, ``train.eval_kid``).
 
     from animegen.metrics.api import diversity_score, inception_available, quick_kid
     if inception_available():
@@ -6,8 +6,8 @@
     diversity_score(fake_uint8)                             # no network
 
 Each call runs InceptionV3 on ``n`` generated images (and once on ``n`` real ones): on a CPU that costs
-far more than a training step, which is why ``train.eval_every`` measures validation loss and pixel
-diversity only; measure a checkpoint with ``animegen evaluate``. KID is unbiased, so it is the number to
+far more than a training step, which is why the trainer's quick KID (:mod:`animegen.train.quality`) is
+opt-in and capped to a share of the CPU time; measure a checkpoint with ``animegen evaluate``. KID is unbiased, so it is the number to
 watch at small n; FID at small n is biased upwards and only comparable at equal n.
 """
 from __future__ import annotations

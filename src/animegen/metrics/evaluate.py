@@ -184,7 +184,7 @@ def evaluate_images(
 
     # memorisation against the training images
     if opts.memorisation:
-        if opts.real_split == "val":
+        if opts.real_split in ("val", "valid", "test"):
             train_images, _ = split_images(real_ds, "train", opts.val_fraction, opts.split_seed)
             train_ref = reference_features(
                 train_images,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from animegen.data.splits import SPLITS, heldout_halves
 from animegen.errors import DataError
 from animegen.fsutil import atomic_path
 from animegen.metrics.fid import feature_statistics
@@ -64,17 +65,19 @@ def select(n_total: int, n: int | None, seed: int = 0) -> np.ndarray:
 
 
 def split_images(ds, split: str = "all", val_fraction: float = 0.05, seed: int = 0) -> tuple[np.ndarray, str]:
-    """The images of ``split`` (``all``, ``train`` or ``val``) of an ImageSet, and how it was split.
+    """The images of ``split`` (all, train, val, valid or test) of an ImageSet, and how it was split.
 
     The same split as the trainer's (``animegen.train.data.split_indices``): the dataset's own
     ``val_mask`` when it has one, else a ``numpy.random.default_rng(seed)`` permutation whose first
     ``round(N · val_fraction)`` images (at least 1) are held out. Pass the run's ``data.val_fraction``
-    and ``data.seed`` to evaluate on exactly the images it did not train on.
+    and ``data.seed`` to evaluate on exactly the images it did not train on. ``valid`` and ``test`` are
+    the two halves of ``val`` (:func:`animegen.data.splits.heldout_halves`): choose on ``valid``, report
+    on ``test``.
     """
     if split == "all":
         return ds.images, "all images"
-    if split not in ("train", "val"):
-        raise DataError(f"unknown split {split!r}: choose all, train or val")
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
     n = len(ds)
     if ds.val_mask is not None and np.asarray(ds.val_mask, bool).any():
         mask = np.asarray(ds.val_mask, bool)
@@ -84,7 +87,13 @@ def split_images(ds, split: str = "all", val_fraction: float = 0.05, seed: int =
         mask = np.zeros(n, bool)
         mask[np.random.default_rng(seed).permutation(n)[:n_val]] = True
         how = f"held out {n_val} of {n} (val_fraction {val_fraction}, split seed {seed}, as the trainer)"
-    chosen = ds.images[mask] if split == "val" else ds.images[~mask]
+    if split in ("valid", "test"):
+        valid, test = heldout_halves(np.flatnonzero(mask), seed)
+        idx = valid if split == "valid" else test
+        chosen = ds.images[idx]
+        how = f"{'validation' if split == 'valid' else 'test'} half ({len(idx)}) of {how}"
+    else:
+        chosen = ds.images[mask] if split == "val" else ds.images[~mask]
     if len(chosen) < 2:
         raise DataError(f"the {split} split of {ds.name} has {len(chosen)} images; need at least 2 "
                         "(use --real-split all, or a dataset with a larger validation split)")

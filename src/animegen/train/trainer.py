@@ -12,7 +12,8 @@ A run folder (``<out>/<name>-<n>/``, rank 0 writes everything; names in :mod:`an
                                 train.keep_checkpoints are kept (0 keeps all)
     last.safetensors            exported model at the newest checkpoint (also written on Ctrl-C)
     train_state.safetensors     resumable state at the same step: raw weights, optimizers, EMA, RNG, data order
-    best.safetensors            exported model with the lowest ``model.best_metric`` (AE/VAE validation loss)
+    best.safetensors            exported model with the lowest ``train.best_by`` metric (AE/VAE validation loss;
+                                GANs with train.eval_kid: the quick KID on the validation half)
     .lock                       held (``fcntl.flock``) by the one process writing the run
     final.safetensors           exported model at the end (train.steps or train.max_minutes reached)
 
@@ -72,6 +73,7 @@ from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, VAL_MAX_IMAGES, evaluate  # noqa: F401 (re-exported)
 from animegen.train.export import EMA_BN_BATCHES, EXPORT_FIT_IMAGES, checkpoint, save_crash_state, write_samples  # noqa: F401
 from animegen.train.health import diversity
+from animegen.train.quality import QuickQuality, criterion, resolve_best_by
 from animegen.train.setup import DRY_RUN_IMAGES, dry_run_config, load_data, load_run_config  # noqa: F401
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
@@ -131,6 +133,10 @@ class Trainer:
         self.train_seconds = 0.0
         self.last_losses: dict[str, float] = {}
         self.img_per_s = 0.0
+        self.quality: QuickQuality | None = None  # train.eval_kid (rank 0)
+        self.best_metric: str | None = None
+        self.cpu_start = time.process_time()  # reset when the loop starts; the CPU shares are relative to it
+        self.eval_cpu = 0.0
         self._lock: RunLock | None = None
         self._step_complete = True
 
@@ -250,6 +256,9 @@ class Trainer:
         self.fixed_z = model.sample_latent(n_fixed, generator=torch.Generator().manual_seed(tc.seed))
         ref = self.val_idx if len(self.val_idx) else self.train_idx
         self.recon_idx = ref[:RECON_IMAGES]
+        self.best_metric = resolve_best_by(self)
+        if tc.eval_kid and self.is_main:
+            self.quality = QuickQuality(self)
         self.snapshot_every = max(1, min(tc.checkpoint_every if tc.checkpoint_every > 0 else SNAPSHOT_EVERY_MAX,
                                          SNAPSHOT_EVERY_MAX))
 
@@ -271,7 +280,8 @@ class Trainer:
             self.logger.log(self.step, {}, event="resume" if self.resume_dir else "start", family=cfg.family,
                             device=str(self.device), precision=self.precision, world_size=self.dist.world_size,
                             images=len(ds), train_images=len(self.train_idx), val_images=len(self.val_idx),
-                            data_fingerprint=ds.fingerprint, params=sum(p.numel() for p in model.parameters()))
+                            data_fingerprint=ds.fingerprint, params=sum(p.numel() for p in model.parameters()),
+                            best_by=criterion(self, self.best_metric))
 
     def set_lr_scale(self, scale: float) -> None:
         for name, opt in self.optimizers.items():
@@ -311,7 +321,7 @@ class Trainer:
         self.snapshot = capture(self)
         window = LogWindow()
         t_start = time.perf_counter()
-        cpu_start = time.process_time()
+        cpu_start = self.cpu_start = time.process_time()
         cpu_budget = float(getattr(tc, "max_cpu_minutes", 0.0) or 0.0) * 60  # process CPU time, all threads
         start_step = self.step
         stop = "steps"
@@ -404,7 +414,9 @@ class Trainer:
         rate = done * self.images_per_step / max(elapsed, 1e-9) if done else 0.0
         losses = ", ".join(f"{k} {v:.4g}" for k, v in list(self.last_losses.items())[:4])
         why = " (time budget reached)" if stop == "time" else ""
-        val = f", val {next(iter(self.last_val))} {next(iter(self.last_val.values())):.4g}" if self.last_val else ""
+        val = f", best {self.best['metric']} {self.best['value']:.4g} at step {self.best['step']}" if self.best else ""
+        if self.eval_cpu:
+            val += f", evaluation {100 * self.eval_cpu / max(time.process_time() - self.cpu_start, 1e-9):.1f}% of CPU"
         info(f"done: step {self.step}/{self.tc.steps}{why} in {fmt_time(elapsed)} ({rate:.0f} img/s); "
              f"{losses}{val}; rollbacks {self.rollbacks}; model: {self.run_dir / runs.FINAL}")
 

@@ -1,0 +1,239 @@
+"""Quality vs CPU budget: FID/KID of each model after 10, 30, 90 and 180 process CPU-minutes of training.
+
+    python benchmarks/budget_curve.py --faces ../shared/data/anime-faces-64.tar --budgets 10 30 90 180 --n 2000
+    python benchmarks/budget_curve.py ... --models recommended --budgets 10 30     # one model, first budgets
+    python benchmarks/budget_curve.py ... --report-only                           # table + plot of what exists
+
+One training per model, 1 thread, in stages: stage k continues the run (``animegen train --resume``) for
+``budget_k - budget_(k-1)`` CPU-minutes, then its exported ``final.safetensors`` is kept as the model at
+``budget_k``. Each kept export is scored once: N generated samples against the **test half** of the held-out
+faces (``--real-split test``: never trained on, never used for a choice; choices use the validation half),
+standard protocol (InceptionV3 pool3, fp32, KID 100 × 1,000 subsets).
+
+Resumable: ``state.json`` in ``--work`` records finished stages and scores; the training state at the start
+of each stage is kept, so a stage killed midway restarts from exactly its starting point (the CPU it had
+spent is not counted twice). Writes ``--results`` (JSON), ``--table`` (Markdown) and ``--plot`` (PNG).
+
+Models (``--models``; ``NAME=CONFIG`` adds one): ``recommended`` (configs/gan-recommended.toml),
+``plain`` (configs/dcgan-examples.toml with fp32 and contiguous memory: the pytorch/examples loop, no EMA),
+``wgan-gp`` (configs/wgan-gp.toml, seed 002's critic/generator), ``vae`` (configs/vae-faces64.toml).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {
+    "recommended": ("configs/gan-recommended.toml", []),
+    "plain": ("configs/dcgan-examples.toml", ["train.precision=fp32", "train.channels_last=false"]),
+    "wgan-gp": ("configs/wgan-gp.toml", []),
+    "vae": ("configs/vae-faces64.toml", []),
+}
+STATE = "train_state.safetensors"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sh(cmd: list[str], log_path: Path) -> int:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    log("$ " + " ".join(cmd))
+    with open(log_path, "a") as fh:
+        return subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+
+
+class State:
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+    def model(self, name: str) -> dict:
+        return self.data["models"].setdefault(name, {"stages": {}, "scores": {}})
+
+    def save(self) -> None:
+        from animegen.fsutil import atomic_write_json
+
+        atomic_write_json(self.path, self.data, mark=True)
+
+
+def prepare(faces: str, work: Path, holdout: float) -> Path:
+    ds = work / "faces64"
+    if not (ds / "manifest.json").exists():
+        rc = sh([sys.executable, "-m", "animegen", "-q", "prepare", faces, "--size", "64", "--crop", "none",
+                 "--val-fraction", str(holdout), "--seed", "0", "--out", str(ds)], work / "prepare.log")
+        if rc:
+            sys.exit("prepare failed")
+    return ds
+
+
+def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, budgets: list[float],
+                 state: State, extra: list[str]) -> None:
+    """Train ``name`` up to each budget in turn, keeping the export (and the state) at every budget."""
+    m = state.model(name)
+    mdir = work / name
+    keep = mdir / "kept"
+    keep.mkdir(parents=True, exist_ok=True)
+    prev = 0.0
+    for b in budgets:
+        key = f"{b:g}"
+        if key in m["stages"]:
+            prev = b
+            continue
+        run = Path(m["run"]) if m.get("run") else None
+        start_state = keep / f"state-{prev:g}.safetensors"
+        if run is not None and start_state.exists():  # a killed stage: back to where it started
+            shutil.copy2(start_state, run / STATE)
+        overrides = [f"train.max_cpu_minutes={b - prev:g}", "train.max_minutes=0", "train.steps=100000000",
+                     "train.threads=1", "train.keep_checkpoints=1", *sets, *extra]
+        flags = [a for s in overrides for a in ("--set", s)]
+        if run is None:
+            cmd = [sys.executable, "-m", "animegen", "-q", "train", "--config", str(REPO / config), "--data", str(ds),
+                   "--out", str(mdir / "runs"), "--name", name, *flags]
+        else:
+            cmd = [sys.executable, "-m", "animegen", "-q", "train", "--resume", str(run), *flags]
+        t0 = time.time()
+        if sh(cmd, mdir / "train.log"):
+            sys.exit(f"{name}: training failed at budget {key} (see {mdir / 'train.log'})")
+        if run is None:
+            run = sorted((mdir / "runs").glob(f"{name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[-1]
+            m["run"] = str(run)
+        shutil.copy2(run / "final.safetensors", keep / f"model-{key}.safetensors")
+        shutil.copy2(run / STATE, keep / f"state-{key}.safetensors")
+        from animegen.checkpoint import read_header
+
+        m["stages"][key] = {"steps": read_header(run / "final.safetensors")["step"],
+                            "wall_s": round(time.time() - t0, 1), "cpu_minutes": b}
+        state.save()
+        log(f"{name}: {key} CPU-min done at step {m['stages'][key]['steps']}")
+        prev = b
+
+
+def score(name: str, work: Path, ds: Path, budgets: list[float], n: int, state: State, images: Path | None) -> None:
+    import animegen
+    from animegen.data.sources import open_source
+    from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
+
+    m = state.model(name)
+    real = None
+    for b in budgets:
+        key = f"{b:g}"
+        if key not in m["stages"] or key in m["scores"]:
+            continue
+        real = real or open_source(str(ds), size=64, channels=3)
+        model = animegen.load(work / name / "kept" / f"model-{key}.safetensors")
+        fake = generate(model, n, seed=1234)
+        opts = EvalOptions(n=n, n_real=None, real_split="test", seed=0, recon=False, detect=False,
+                           memorisation=False)
+        r = evaluate_images(fake, real, opts)
+        m["scores"][key] = {k: r.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
+        m["scores"][key]["real_split"] = (r.get("protocol") or {}).get("real_split")
+        m["scores"][key]["n"] = n
+        state.save()
+        if images is not None:
+            from animegen.imaging import save_grid
+
+            save_grid(fake[:64], images / f"budget_curve_{name}_{key}.png", nrow=8)
+        log(f"{name} @ {key} CPU-min: FID {m['scores'][key]['fid']:.1f}, KID {m['scores'][key]['kid']:.4f}")
+
+
+def table(state: State, budgets: list[float]) -> str:
+    head = "| model | " + " | ".join(f"{b:g} CPU-min" for b in budgets) + " |"
+    lines = [head, "|---|" + "---|" * len(budgets)]
+    for name, m in state.data["models"].items():
+        cells = []
+        for b in budgets:
+            s, st = m["scores"].get(f"{b:g}"), m["stages"].get(f"{b:g}")
+            if s:
+                cells.append(f"{s['fid']:.1f} / {s['kid']:.3f} ({st['steps']:,} steps)")
+            else:
+                cells.append("not measured" if not st else f"trained ({st['steps']:,} steps), not scored")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nCells: FID / KID on the test half (N generated as stated in the JSON).\n"
+
+
+def plot(state: State, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for name, m in state.data["models"].items():
+        pts = sorted((float(k), v) for k, v in m["scores"].items())
+        if pts:
+            axes[0].plot([p[0] for p in pts], [p[1]["fid"] for p in pts], "o-", label=name)
+            axes[1].plot([p[0] for p in pts], [p[1]["kid"] for p in pts], "o-", label=name)
+    for ax, what in zip(axes, ("FID (test half)", "KID (test half)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("process CPU-minutes (1 thread)")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": "animegen budget_curve.py"})
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--faces", required=True, help="folder/zip/tar of 64 px face crops")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[10, 30, 90, 180], help="CPU-minutes")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), help="names, or NAME=CONFIG.toml")
+    ap.add_argument("--n", type=int, default=2000, help="generated samples per score")
+    ap.add_argument("--holdout", type=float, default=0.154, help="share of faces held out (valid + test halves)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every model")
+    ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "budget_curve")
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "budget_curve.json")
+    ap.add_argument("--table", type=Path, default=REPO / "benchmarks" / "results" / "budget_curve.md")
+    ap.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "budget_curve.png")
+    ap.add_argument("--images", type=Path, default=None, help="also write a sample grid per model and budget here")
+    ap.add_argument("--no-score", action="store_true", help="train only (score later)")
+    ap.add_argument("--report-only", action="store_true", help="only write the table and plot of what exists")
+    args = ap.parse_args()
+    budgets = sorted(set(args.budgets))
+    args.work.mkdir(parents=True, exist_ok=True)
+    state = State(args.work / "state.json")
+    models: dict[str, tuple[str, list[str]]] = {}
+    for spec in args.models:
+        name, _, cfg = spec.partition("=")
+        if cfg:
+            models[name] = (cfg, [])
+        elif name in MODELS:
+            models[name] = MODELS[name]
+        else:
+            sys.exit(f"unknown model {name!r}: choose from {', '.join(MODELS)} or pass NAME=CONFIG.toml")
+    ds = prepare(args.faces, args.work, args.holdout)
+    if not args.report_only:
+        for name, (config, sets) in models.items():
+            train_stages(name, config, sets, ds, args.work, budgets, state, args.set)
+            if not args.no_score:
+                score(name, args.work, ds, budgets, args.n, state, args.images)
+    result = {"command": "python benchmarks/budget_curve.py " + " ".join(sys.argv[1:]),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores", "budgets_cpu_minutes": budgets,
+              "protocol": f"N = {args.n} generated vs the test half of the held-out faces (holdout {args.holdout}), "
+                          "InceptionV3 pool3 fp32; 1 training thread; budgets in process CPU time",
+              "models": {k: {**v, "config": (models.get(k) or MODELS.get(k, ("?", [])))[0]}
+                         for k, v in state.data["models"].items()}}
+    from animegen.fsutil import atomic_write_json, atomic_write_text
+
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.results, result, mark=True)
+    md = table(state, budgets)
+    args.table.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.table, "<!-- written by animegen benchmarks/budget_curve.py -->\n" + md)
+    plot(state, args.plot)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
