@@ -7,8 +7,8 @@
 
 Each call runs InceptionV3 on ``n`` generated images (and once on ``n`` real ones): on a CPU that costs
 far more than a training step, which is why the trainer's quick KID (:mod:`animegen.train.quality`) is
-opt-in and capped to a share of the CPU time; measure a checkpoint with ``animegen evaluate``. KID is unbiased, so it is the number to
-watch at small n; FID at small n is biased upwards and only comparable at equal n.
+opt-in and capped to a share of the CPU time; measure a checkpoint with ``animegen evaluate``. KID is
+unbiased, so it is the number to watch at small n; FID at small n is biased upwards and only comparable at equal n.
 """
 from __future__ import annotations
 
