@@ -72,6 +72,7 @@ def checks() -> list[Check]:
                      if dist_ok else "this torch build has no torch.distributed: one process only",
                      "" if dist_ok else "install a torch build with distributed support"))
     opt("hf", "datasets", "datasets", "hf", "datasets by Hugging Face name (hf:NAME downloads unless --offline)")
+    opt("studio", "gradio", "gradio", "studio", "animegen studio, the local web app")
     try:
         from animegen.metrics.inception import describe_weights
 

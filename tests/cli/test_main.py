@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-REQUIRED = ["synth", "prepare", "train", "sample", "evaluate", "compare", "fid-ref", "doctor"]
+REQUIRED = ["synth", "prepare", "train", "sample", "evaluate", "compare", "fid-ref", "experiment", "studio", "doctor"]
 
 
 def run(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -41,7 +41,7 @@ def test_unknown_command_is_a_usage_error():
 def test_doctor_runs():
     r = run("doctor")
     assert r.returncode == 0, r.stderr
-    for part in ("torch", "cpu bf16", "fid weights", "checks ok"):
+    for part in ("torch", "cpu bf16", "fid weights", "studio", "checks ok"):
         assert part in r.stdout
 
 
