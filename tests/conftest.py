@@ -3,6 +3,8 @@ need it skip with a clear reason when it is absent. Override the location with A
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -61,3 +63,28 @@ def _not_quiet_after_cli_calls():
     from animegen.progress import set_quiet
 
     set_quiet(False)
+
+
+def _find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium for the browser tests, installed from Debian packages when missing (never a download
+    by Playwright); the tests skip with the reason when it cannot be had."""
+    found = _find_chromium()
+    if found:
+        return found
+    if not shutil.which("apt-get") or (hasattr(os, "geteuid") and os.geteuid() != 0):
+        pytest.skip("chromium is not installed and apt-get is unavailable (or not root): cannot drive a browser")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=True, capture_output=True,
+                       timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"chromium is not installed and `apt-get install -y chromium` failed: {exc}")
+    found = _find_chromium()
+    if not found:
+        pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
+    return found

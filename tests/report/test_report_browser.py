@@ -4,9 +4,7 @@ with the reason when that is impossible."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,28 +34,6 @@ window.addEventListener('load', function () {
 });
 </script>"""
 
-
-def _find_chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = _find_chromium()
-    if found:
-        return found
-    if not shutil.which("apt-get") or (hasattr(os, "geteuid") and os.geteuid() != 0):
-        pytest.skip("chromium is not installed and apt-get is unavailable (or not root): cannot render the report")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=True, capture_output=True,
-                       timeout=900)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"chromium is not installed and `apt-get install -y chromium` failed: {exc}")
-    found = _find_chromium()
-    if not found:
-        pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
-    return found
 
 
 def _run(chromium: str, *args: str) -> str:

@@ -6,8 +6,6 @@ reason when that is impossible or when playwright is not importable."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,28 +20,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 WAIT_MS = 90_000
 SHOTS = os.environ.get("ANIMEGEN_STUDIO_SCREENSHOTS")
 
-
-def _find_chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = _find_chromium()
-    if found:
-        return found
-    if not shutil.which("apt-get") or (hasattr(os, "geteuid") and os.geteuid() != 0):
-        pytest.skip("chromium is not installed and apt-get is unavailable (or not root): cannot drive a browser")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=env, check=True, capture_output=True,
-                       timeout=900)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"chromium is not installed and `apt-get install -y chromium` failed: {exc}")
-    found = _find_chromium()
-    if not found:
-        pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
-    return found
 
 
 @pytest.fixture(scope="module")
