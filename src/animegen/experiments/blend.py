@@ -142,8 +142,7 @@ def run(ctx: Context) -> Result:
     vae = S.face_model(ctx, "vae", 64)
     probe = S.probe_for(ctx, vae.size)
     p = ctx.count(PAIRS, 4)
-    ds = open_source(f"synth:{3 * p}:{S.HELD_OUT_SEED}" if not ctx.data or ctx.data.startswith("synth:")
-                     else ctx.data, size=vae.size, channels=3)
+    ds = open_source(S.held_out_source(ctx, 3 * p), size=vae.size, channels=3)
     idx = np.random.default_rng(ctx.seed).permutation(len(ds))[: 3 * p]
     codes = encode_images(vae.model, ds.images[np.sort(idx)])  # [3p, D]
     k = len(codes) // 3

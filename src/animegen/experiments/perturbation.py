@@ -87,8 +87,7 @@ def run(ctx: Context) -> Result:
     vae = S.face_model(ctx, "vae", 64)
     probe = S.probe_for(ctx, vae.size)
     n = ctx.count(FACES, 8)
-    ds = open_source(f"synth:{n}:{S.HELD_OUT_SEED}" if not ctx.data or ctx.data.startswith("synth:")
-                     else ctx.data, size=vae.size, channels=3)
+    ds = open_source(S.held_out_source(ctx, n), size=vae.size, channels=3)
     idx = S.pick(n, len(ds), ctx.seed)
     codes = encode_images(vae.model, ds.images[idx])  # [n, D]
     m = measure(vae.model, probe, codes, PER_FACE, EPS, ctx.seed)
