@@ -151,7 +151,8 @@ def test_torchrun_two_processes_on_cpu(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    assert proc.returncode == 0, stderr[-3000:]
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert proc.returncode == 0, f"files written: {files}\nstderr head:\n{stderr[:2000]}\n...\n{stderr[-3000:]}"
     runs = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert len(runs) == 1 and (runs[0] / "final.safetensors").exists()
     assert stdout.split() == [str(runs[0])]  # printed once, by rank 0

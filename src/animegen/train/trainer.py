@@ -149,10 +149,13 @@ class Trainer:
         self.device = resolve_device(self.tc.device, local_rank)
         self.dist = D.init_from_env(self.device.type)
         old_handlers: dict[int, Any] = {}
+        finished = False
         try:
             self._setup()
             old_handlers = self._install_signal_handlers()
-            return self._loop()
+            run_dir = self._loop()
+            finished = True
+            return run_dir
         except BaseException as exc:
             self._save_after_crash(exc)
             raise
@@ -163,7 +166,7 @@ class Trainer:
                 self.bar.close()
             if self.logger is not None:
                 self.logger.close()
-            D.cleanup(self.dist)
+            D.cleanup(self.dist, finished)
             if self._lock is not None:
                 self._lock.release()
             torch.set_num_threads(prev_threads)
