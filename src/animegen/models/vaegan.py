@@ -18,9 +18,12 @@ Losses per step (x real, x̃ = Dec(z), z ~ q(z|x); x_p = Dec(z_p), z_p ~ N(0, I)
     L_GAN       = log D(x) + log(1 − D(x̃)) + log(1 − D(x_p))              Larsen et al. 2016, eq. 9 (§2.2)
 
     encoder       β · L_prior + L_llike                                   Larsen et al. 2016, §2.2
-    decoder       γ · L_llike − w_t · L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al. 2014, §3;
-                  w_t ramps 0 → 1 over ``gan_warmup_steps``)
+    decoder       γ · L_llike − w_t · g · λ · L_GAN  (non-saturating: −log D(x̃) − log D(x_p); Goodfellow et al.
+                  2014, §3; w_t ramps 0 → 1 over ``gan_warmup_steps``; g = ``gan_weight``; λ = 1, or with
+                  ``adaptive_gan_weight`` the ratio of the two terms' gradient norms on the decoder's last layer,
+                  Esser et al. 2021, eq. 7)
     discriminator −L_GAN (BCE on x vs x̃ and x_p, the two fakes averaged; DiffAugment, Zhao et al. 2020)
+                  + r1_gamma/2 · ‖∇_x D(x)‖² on reals (R1, Mescheder et al. 2018, eq. 9; off by default)
 
 σ_f and σ_x are calibrated like the σ-VAE (Rybkin et al. 2021, eq. 5): σ² = the batch's mean squared error in
 that space, shared by all elements and images, detached. That makes L_llike an ELBO term with the model's own
@@ -76,6 +79,15 @@ class VAEGANConfig:
     start). Without it the decoder learns prior codes from the GAN alone while the GAN is still at its noise
     stage, and N(0, I) samples decode to texture while reconstructions are faces; with it the decoder first
     learns as a (feature-space) VAE, whose prior samples are already faces for the GAN to sharpen."""
+    adaptive_gan_weight: bool = False
+    """Scale the decoder's GAN term so that its gradient on the decoder's last layer has the norm of the
+    reconstruction term's, times ``gan_weight`` (Esser et al. 2021, eq. 7): the balance follows the two losses
+    instead of a hand-set γ, so neither the reconstruction (D then wins and N(0, I) samples turn to texture) nor
+    the GAN (reconstructions drift from their inputs) takes the decoder over."""
+    gan_weight: float = 1.0
+    """Factor on the decoder's GAN term (on the adaptive weight when ``adaptive_gan_weight``)."""
+    r1_gamma: float = 0.0
+    """R1 penalty weight γ on real data in D's loss (Mescheder et al. 2018); 0 disables."""
     pixel_weight: float = 0.1
     """Weight of the (calibrated) pixel-space Gaussian term beside the feature-space one; 0: features only."""
     diffaug: str = "translation"
@@ -96,7 +108,7 @@ class VAEGANConfig:
 
 
 def validate_vaegan_config(c: VAEGANConfig, spec: DataSpec) -> None:
-    for name in ("beta", "gamma", "pixel_weight", "input_noise", "prior_stage2"):
+    for name in ("beta", "gamma", "gan_weight", "r1_gamma", "pixel_weight", "input_noise", "prior_stage2"):
         if getattr(c, name) < 0:
             raise ConfigError(f"model.{name} must be >= 0, got {getattr(c, name)}")
     if c.gan_warmup_steps < 0:
@@ -187,6 +199,7 @@ class VAEGAN(MixturePrior):
         x = batch  # [B, C, H, W]
         b = x.shape[0]
         noisy = x + c.input_noise * torch.randn_like(x) if c.input_noise > 0 else x
+        real = x.detach().requires_grad_(True) if c.r1_gamma > 0 else x  # R1 needs ∂D/∂x
         with ctx.autocast():
             mu, logvar = self.posterior(noisy)  # [B, latent] each
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation (K&W 2014, §2.4)
@@ -199,9 +212,14 @@ class VAEGAN(MixturePrior):
         # recipe (models/dcgan.py): real and fake images in separate BatchNorm batches, DiffAugment on every image
         # D sees, in its own update and in the decoder's (Zhao et al. 2020)
         with ctx.autocast():
-            real_logits = D(self.augment(x))[1].float()  # [B]
+            real_logits = D(self.augment(real))[1].float()  # [B]
             fake_logits = D(self.augment(both.detach()))[1].float()  # [2B]
         loss_d = losses.d_loss_nonsaturating(real_logits, fake_logits)  # Goodfellow et al. 2014, eq. 1
+        extra: dict[str, Tensor] = {}
+        if c.r1_gamma > 0:
+            r1 = losses.r1_penalty(real_logits, real)  # Mescheder et al. 2018, eq. 9
+            loss_d = loss_d + 0.5 * c.r1_gamma * r1
+            extra["r1"] = r1.detach()
         grad_norm_d = ctx.optimize("d", loss_d)
 
         # ---- encoder and decoder, with D frozen (no weight gradients for it)
@@ -218,7 +236,10 @@ class VAEGAN(MixturePrior):
             grad_norm_enc = ctx.optimize("enc", loss_enc)
             gan = losses.g_loss_nonsaturating(logits_g[:b]) + losses.g_loss_nonsaturating(logits_g[b:])
             w_gan = losses.kl_weight(1.0, ctx.step, c.gan_warmup_steps)  # linear 0 → 1 (the same ramp as β_t)
-            loss_dec = c.gamma * llike.mean() + w_gan * gan  # decoder: γ·L_llike − L_GAN (non-saturating)
+            lam = self._gan_balance(c.gamma * llike.mean(), gan) if c.adaptive_gan_weight else torch.tensor(1.0)
+            extra["gan_balance"] = lam
+            # decoder: γ·L_llike − λ·L_GAN (non-saturating)
+            loss_dec = c.gamma * llike.mean() + (w_gan * c.gan_weight) * lam * gan
             grad_norm_dec = ctx.optimize("dec", loss_dec)
         finally:
             D.requires_grad_(True)
@@ -232,8 +253,21 @@ class VAEGAN(MixturePrior):
             "d_real": torch.sigmoid(real_logits.detach()).mean(), "d_fake": d_fake.mean(),
             "d_recon": d_fake[:b].mean(), "d_prior": d_fake[b:].mean(),
             "grad_norm_d": grad_norm_d.detach(), "grad_norm_enc": grad_norm_enc.detach(),
-            "grad_norm_g": grad_norm_dec.detach(),
+            "grad_norm_g": grad_norm_dec.detach(), **extra,
         }
+
+    def _gan_balance(self, rec: Tensor, gan: Tensor) -> Tensor:
+        """λ = ‖∇_w rec‖ / (‖∇_w gan‖ + 1e-4) on the decoder's last layer w, detached and clipped to [0, 1e4]
+        (Esser et al. 2021, "Taming Transformers", eq. 7)."""
+        last = self.decoder_last_weight()
+        (g_rec,) = torch.autograd.grad(rec, last, retain_graph=True)
+        (g_gan,) = torch.autograd.grad(gan, last, retain_graph=True)
+        return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+    def decoder_last_weight(self) -> Tensor:
+        """The weight of the decoder's output layer (the conv decoder's ``out``, the MLP's last Linear)."""
+        last = [m for m in self.decoder.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][-1]
+        return last.weight
 
     def augment(self, x: Tensor) -> Tensor:
         return diff_augment(x, self._policy)
