@@ -3,6 +3,7 @@
     python benchmarks/budget_curve.py --faces ../shared/data/anime-faces-64.tar --budgets 10 30 90 180 --n 2000
     python benchmarks/budget_curve.py ... --models recommended --budgets 10 30     # one model, first budgets
     python benchmarks/budget_curve.py ... --report-only                           # table + plot of what exists
+    python benchmarks/budget_curve.py ... --report-only --merge WORK2 WORK3      # runs made side by side, one table
 
 One training per model, 1 thread, in stages: stage k continues the run (``animegen train --resume``) for
 ``budget_k - budget_(k-1)`` CPU-minutes, then its exported ``final.safetensors`` is kept as the model at
@@ -16,7 +17,8 @@ spent is not counted twice). Writes ``--results`` (JSON), ``--table`` (Markdown)
 
 Models (``--models``; ``NAME=CONFIG`` adds one): ``recommended`` (configs/gan-recommended.toml),
 ``plain`` (configs/dcgan-examples.toml with fp32 and contiguous memory: the pytorch/examples loop, no EMA),
-``wgan-gp`` (configs/wgan-gp.toml, seed 002's critic/generator), ``vae`` (configs/vae-faces64.toml).
+``wgan-gp`` (configs/wgan-gp.toml, seed 002's critic/generator), ``vae`` (configs/vae-faces.toml, the calibrated-σ
+face VAE).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ MODELS = {
     "recommended": ("configs/gan-recommended.toml", []),
     "plain": ("configs/dcgan-examples.toml", ["train.precision=fp32", "train.channels_last=false"]),
     "wgan-gp": ("configs/wgan-gp.toml", []),
-    "vae": ("configs/vae-faces64.toml", []),
+    "vae": ("configs/vae-faces.toml", []),
 }
 STATE = "train_state.safetensors"
 
@@ -199,7 +201,11 @@ def main() -> None:
     ap.add_argument("--images", type=Path, default=None, help="also write a sample grid per model and budget here")
     ap.add_argument("--no-score", action="store_true", help="train only (score later)")
     ap.add_argument("--report-only", action="store_true", help="only write the table and plot of what exists")
+    ap.add_argument("--merge", type=Path, nargs="+", default=[], metavar="WORK",
+                    help="also report the models of these other --work folders (runs made side by side)")
     args = ap.parse_args()
+    if args.merge and not args.report_only:
+        sys.exit("--merge goes with --report-only (it reports other folders' runs; it never trains into them)")
     budgets = sorted(set(args.budgets))
     args.work.mkdir(parents=True, exist_ok=True)
     state = State(args.work / "state.json")
@@ -213,6 +219,11 @@ def main() -> None:
         else:
             sys.exit(f"unknown model {name!r}: choose from {', '.join(MODELS)} or pass NAME=CONFIG.toml")
     ds = prepare(args.faces, args.work, args.holdout)
+    for other in args.merge:  # reported beside ours, never written back to their own state
+        for name, m in State(other / "state.json").data["models"].items():
+            if name in state.data["models"] and name not in models:
+                sys.exit(f"model {name!r} is in both {args.work} and {other}")
+            state.data["models"].setdefault(name, m)
     if not args.report_only:
         for name, (config, sets) in models.items():
             train_stages(name, config, sets, ds, args.work, budgets, state, args.set)
