@@ -265,7 +265,7 @@ class VAEGAN(MixturePrior):
         return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0.0, 1e4).detach()
 
     def decoder_last_weight(self) -> Tensor:
-        """The weight of the decoder's output layer (the conv decoder's ``out``, the MLP's last Linear)."""
+        """The weight of the decoder's output layer (its last conv or linear layer)."""
         last = [m for m in self.decoder.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][-1]
         return last.weight
 

@@ -82,9 +82,9 @@ def init_from_env(device_type: str | None = None) -> DistInfo:
 def cleanup(info: DistInfo, finished: bool = False) -> None:
     """Destroy the process group this process created.
 
-    ``finished``: every rank reached the end normally, so they first meet at a barrier: no rank tears its
-    gloo connections down while another still writes its last files or sends (a rank that leaves early
-    can take its peer down with it). After an error the barrier is skipped: the other ranks may never come.
+    ``finished``: every rank reached the end normally, so they first meet at a barrier and no rank tears its
+    gloo connections down while rank 0 still writes its last files (2-process CPU runs occasionally ended
+    with one rank aborting at teardown). After an error the barrier is skipped: the other ranks may never come.
     """
     if info.owns_group and dist.is_initialized():
         if finished and info.enabled:
