@@ -221,9 +221,9 @@ def main() -> None:
     ds = prepare(args.faces, args.work, args.holdout)
     for other in args.merge:  # reported beside ours, never written back to their own state
         for name, m in State(other / "state.json").data["models"].items():
-            if name in state.data["models"] and name not in models:
-                sys.exit(f"model {name!r} is in both {args.work} and {other}")
-            state.data["models"].setdefault(name, m)
+            if name in state.data["models"]:
+                sys.exit(f"model {name!r} is in both {args.work} and {other}: merge folders of different models")
+            state.data["models"][name] = m
     if not args.report_only:
         for name, (config, sets) in models.items():
             train_stages(name, config, sets, ds, args.work, budgets, state, args.set)
