@@ -58,6 +58,7 @@ def main() -> None:
 
     import animegen
     from animegen.data.sources import open_source
+    from animegen.fsutil import atomic_write_json
     from animegen.imaging import save_grid, to_tensor
     from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
     from animegen.models import losses
@@ -139,7 +140,7 @@ def main() -> None:
             "config": json.loads((Path(run) / "config.json").read_text()),
         }
         out = Path(args.results) / f"vae_priors_{label}_{'-'.join(priors)}.json"
-        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        atomic_write_json(out, result, mark=True)
         print(json.dumps({k: result[k] for k in ("label", "steps", "heldout_mse_per_pixel", "kl_per_image",
                                                  "active_units", "code_std_per_dim_mean")}
                          | {"fid": {p: s["fid"] for p, s in scores.items()}}, indent=2))
