@@ -17,9 +17,9 @@ PRIORS = ("prior_components", "prior_covariance", "prior_stage2")
     (recipes.VAEGAN_FACES, "configs/vaegan-faces.toml"),
 ])
 def test_face_recipe_matches_its_config_except_the_priors(recipe, config):
-    shipped = to_dict(resolve_run_config(config_path=REPO / config).model)
-    ours = to_dict(resolve_run_config(recipe.family, overrides=list(recipe.overrides)).model)
+    shipped_cfg = resolve_run_config(config_path=REPO / config)
+    ours_cfg = resolve_run_config(recipe.family, overrides=list(recipe.overrides))
+    shipped, ours = to_dict(shipped_cfg.model), to_dict(ours_cfg.model)
     differ = {k: (shipped[k], ours[k]) for k in shipped if k not in PRIORS and shipped[k] != ours[k]}
     assert not differ, f"{recipe.name} differs from {config} in {differ}"
-    assert resolve_run_config(config_path=REPO / config).train.batch_size == \
-        resolve_run_config(recipe.family, overrides=list(recipe.overrides)).train.batch_size
+    assert shipped_cfg.train.batch_size == ours_cfg.train.batch_size

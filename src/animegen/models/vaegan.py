@@ -238,7 +238,7 @@ class VAEGAN(MixturePrior):
             w_gan = losses.kl_weight(1.0, ctx.step, c.gan_warmup_steps)  # linear 0 → 1 (the same ramp as β_t)
             lam = self._gan_balance(c.gamma * llike.mean(), gan) if c.adaptive_gan_weight else torch.tensor(1.0)
             extra["gan_balance"] = lam
-            # decoder: γ·L_llike − λ·L_GAN (non-saturating)
+            # decoder: γ·L_llike − w_t·g·λ·L_GAN (non-saturating)
             loss_dec = c.gamma * llike.mean() + (w_gan * c.gan_weight) * lam * gan
             grad_norm_dec = ctx.optimize("dec", loss_dec)
         finally:
