@@ -197,6 +197,22 @@ def test_presets_resolve_and_explicit_values_win():
         DCGAN(DCGANConfig(betas=(0.5,)), DataSpec(3, 64))
 
 
+def test_fast_generator_top_block_at_full_resolution():
+    plain = DCGAN(DCGANConfig(), DataSpec(3, 64)).generator
+    top = DCGAN(DCGANConfig(g_top_width=16), DataSpec(3, 64)).generator
+    convs = _trace(top, torch.randn(2, 128), nn.Conv2d)
+    assert convs[-2:] == [(2, 16, 64, 64), (2, 3, 64, 64)]  # a 16-channel block at 64 px, then RGB
+    assert _trace(plain, torch.randn(2, 128), nn.Conv2d)[-2:] == [(2, 32, 32, 32), (2, 3, 64, 64)]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in top.modules()) == 1 + sum(
+        isinstance(m, nn.BatchNorm2d) for m in plain.modules())
+    # without the option the RGB conv keeps its index (Linear, Reshape, BN, ReLU, 3 blocks, Upsample, Conv, Tanh),
+    # so earlier checkpoints still load
+    assert list(plain.state_dict())[-2:] == ["8.weight", "8.bias"] and "7.1.weight" in top.state_dict()
+    for bad in (DCGANConfig(g_top_width=-1), DCGANConfig(arch="examples", g_top_width=16)):
+        with pytest.raises(ConfigError, match="g_top_width"):
+            DCGAN(bad, DataSpec(3, 64))
+
+
 def test_minibatch_stddev_layer():
     layer = MinibatchStd(4)
     x = torch.randn(8, 5, 4, 4)

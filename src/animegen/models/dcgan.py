@@ -101,6 +101,10 @@ class DCGANConfig:
     """z size; 0 = preset (seed002/examples 100, fast 128)."""
     g_width: int = 0
     """Generator base width fd/ngf (channels fd·8 at 4×4 down to fd); 0 = preset (64; fast 32)."""
+    g_top_width: int = 0
+    """``fast`` only: channels of one more nearest ×2 + conv 3×3 + norm + ReLU block at the output resolution,
+    before the RGB conv, so G has a nonlinearity at full resolution; 0 = none (the RGB conv follows the last
+    upsampling directly, as DCGAN's last transposed conv does)."""
     d_width: int = 0
     """Discriminator base width fd/ndf; 0 = preset (64; fast 32)."""
     loss: Literal["auto", "ns", "hinge"] = AUTO
@@ -149,8 +153,9 @@ def _g_norm1d(kind: str, features: int) -> nn.Module:
     return nn.BatchNorm1d(features) if kind == "batch" else nn.Identity()
 
 
-def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm: str = "batch") -> nn.Sequential:
-    """The generator of a preset, for any size ``plan_stages`` accepts."""
+def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm: str = "batch",
+                    top_width: int = 0) -> nn.Sequential:
+    """The generator of a preset, for any size ``plan_stages`` accepts (``top_width``: see ``DCGANConfig``)."""
     n, base = plan_stages(spec.size)
     ch = [width * m for m in gan_multipliers(n)]  # channels per resolution, highest first: [fd, 2fd, 4fd, 8fd]
     c = spec.channels
@@ -194,11 +199,11 @@ def build_generator(arch: str, latent_dim: int, spec: DataSpec, width: int, norm
         ]
         for i in range(n - 1, 0, -1):  # nearest ×2 + conv3: [B, 8w, 4, 4] → [B, 4w, 8, 8] → ... → [B, w, 32, 32]
             layers.append(up_block(ch[i], ch[i - 1], norm=norm, activation="relu", mode="nearest"))
-        layers += [
-            nn.Upsample(scale_factor=2, mode="nearest"),  # [B, w, 64, 64]
-            nn.Conv2d(ch[0], c, 3, 1, 1),
-            nn.Tanh(),
-        ]  # to RGB: [B, C, 64, 64]
+        if top_width:
+            layers.append(up_block(ch[0], top_width, norm=norm, activation="relu", mode="nearest"))  # [B, t, 64, 64]
+        else:
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))  # [B, w, 64, 64]
+        layers += [nn.Conv2d(top_width or ch[0], c, 3, 1, 1), nn.Tanh()]  # to RGB: [B, C, 64, 64]
     else:
         raise ConfigError(f"unknown generator arch {arch!r}")
     return nn.Sequential(*layers)
@@ -247,7 +252,11 @@ class DCGAN(GenerativeModel):
             self._policy = parse_policy(config.diffaug)
         except ValueError as exc:
             raise ConfigError(f"model.diffaug: {exc}") from None
-        self.generator = build_generator(config.arch, config.latent_dim, spec, config.g_width, config.g_norm)
+        if config.g_top_width < 0 or (config.g_top_width and config.arch != "fast"):
+            raise ConfigError(f"model.g_top_width: {config.g_top_width} needs arch='fast' and a value ≥ 0")
+        self.generator = build_generator(
+            config.arch, config.latent_dim, spec, config.g_width, config.g_norm, config.g_top_width
+        )
         sn = config.d_norm == "spectral"
         self.discriminator = Discriminator(
             config.arch, spec, config.d_width, "none" if sn else config.d_norm, sn, mbstd_group=config.d_mbstd_group
