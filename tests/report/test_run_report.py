@@ -152,3 +152,15 @@ def test_a_report_failure_never_fails_training(tmp_path, capsys, monkeypatch):
     assert len(warn) == 1 and "disk full" in warn[0] and f"animegen report {run}" in warn[0]
     assert out.out.strip() == str(run)
     json.loads((run / "config.json").read_text())
+
+
+def test_report_describes_the_checkpoint_every_command_uses(tmp_path):
+    """A run with no final: the report reads best, as `sample`/`evaluate` do (runs.PREFERRED), not last."""
+    from animegen.runs import BEST, LAST, preferred_checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in (LAST, BEST):
+        (run / name).write_bytes(b"x")
+    data = RunData(path=run, config={}, records=[])
+    assert data.checkpoint == preferred_checkpoint(run) == run / BEST

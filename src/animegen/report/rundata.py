@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from animegen.errors import AnimegenError
-from animegen.runs import BEST, CONFIG, FINAL, LAST, METRICS, read_metrics
+from animegen.runs import CONFIG, METRICS, PREFERRED, read_metrics
 
 STEP_FILE = re.compile(r"^step-(\d+)\.png$")
-CHECKPOINTS = (FINAL, LAST, BEST)
 FACES = 256
 """Training faces a report loads for the sections that need some (interpolation, blend, perturbation, latent stats)."""
 
@@ -110,10 +109,11 @@ class RunData:
     # ---- the exported model
     @property
     def checkpoint(self) -> Path | None:
-        return next((self.path / c for c in CHECKPOINTS if (self.path / c).is_file()), None)
+        return next((self.path / c for c in PREFERRED if (self.path / c).is_file()), None)
 
     def model(self):
-        """The exported model (final, else last, else best), loaded once; None when the run has none."""
+        """The model the run folder stands for (``runs.PREFERRED``: final, else best, else last), loaded once;
+        None when the run has none."""
         if self._model is None and self.checkpoint is not None:
             from animegen.checkpoint import load_model
 
