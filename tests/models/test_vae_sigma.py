@@ -83,6 +83,7 @@ def test_input_noise_corrupts_only_the_encoder_input():
     ("model.beta=-1", "beta must be >= 0"),
     ("model.input_noise=-0.1", "input_noise"),
     ("model.obs_std_momentum=1", "obs_std_momentum"),
+    ("model.mmd_weight=-1", "mmd_weight must be >= 0"),
 ])
 def test_bad_vae_settings_fail_with_one_line(setting, words):
     cfg = resolve_run_config("vae", overrides=[setting])
@@ -94,3 +95,26 @@ def test_bad_vae_settings_fail_with_one_line(setting, words):
 def test_learned_and_calibrated_sigma_are_exclusive():
     with pytest.raises(ConfigError, match="choose one"):
         VAE(VAEConfig(**TINY, learn_obs_std=True, calibrate_obs_std=True), SPEC)
+
+
+def test_mmd_is_near_zero_for_prior_draws_and_grows_with_the_mismatch():
+    g = torch.Generator().manual_seed(0)
+    prior = torch.randn(64, 32, generator=g)
+    same = [float(losses.mmd_imq(torch.randn(64, 32, generator=g), prior)) for _ in range(5)]
+    wide = float(losses.mmd_imq(2.0 * torch.randn(64, 32, generator=g), prior))
+    shifted = float(losses.mmd_imq(torch.randn(64, 32, generator=g) + 1.0, prior))
+    assert max(abs(v) for v in same) < 0.02 < 0.2 < min(wide, shifted)
+    assert float(losses.mmd_imq(prior[:1], prior[:1])) == 0.0  # one code: nothing to compare
+
+
+def test_mmd_term_is_logged_and_pulls_wide_codes_towards_the_prior():
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(**TINY, mmd_weight=100.0), SPEC)
+    ctx = SimpleContext(model.make_optimizers())
+    out = model.train_step(batch(n=8), ctx)
+    assert "mmd" in out and torch.isfinite(out["mmd"])
+    plain = VAE(VAEConfig(**TINY), SPEC)
+    assert "mmd" not in plain.train_step(batch(n=8), SimpleContext(plain.make_optimizers()))
+    z = (3.0 * torch.randn(16, 4)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(losses.mmd_imq(z, torch.randn(16, 4)), z)
+    assert float((grad * z).sum()) > 0  # descending the MMD shrinks codes that are too wide

@@ -61,6 +61,24 @@ def kl_weight(beta: float, step: int, warmup_steps: int) -> float:
     return float(beta) * min(1.0, max(0, int(step)) / float(warmup_steps))
 
 
+IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def mmd_imq(z: Tensor, prior: Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> Tensor:
+    """Unbiased MMD² between codes ``z`` ``[B, d]`` and prior samples ``prior`` ``[B, d]`` (0-d), with the inverse
+    multiquadratic kernel ``k(a, b) = C / (C + ‖a − b‖²)``, ``C = 2·d·s``, summed over the scales ``s`` (WAE-MMD,
+    Tolstikhin et al. 2018, §4 and Alg. 2; the divergence of InfoVAE, Zhao et al. 2019, eq. 7)."""
+    n, d = z.shape
+    if n < 2:
+        return z.new_zeros(())
+    both = torch.cat([z, prior]).float()  # [2B, d]
+    sq = torch.cdist(both, both).pow(2)  # [2B, 2B]
+    k = sum(2.0 * d * s / (2.0 * d * s + sq) for s in scales)  # [2B, 2B]
+    off = 1.0 - torch.eye(n, device=z.device)  # [B, B], no self-pairs
+    k_zz, k_pp, k_zp = k[:n, :n], k[n:, n:], k[:n, n:]
+    return ((k_zz * off).sum() + (k_pp * off).sum()) / (n * (n - 1)) - 2.0 * k_zp.mean()
+
+
 # ----------------------------------------------------------------------------- GANs (logits in, mean loss out)
 
 

@@ -5,6 +5,7 @@ Objective, per image (x has D = C·H·W pixels in [-1, 1])::
     recon = −log p(x | z),  z = μ + σ ⊙ ε, ε ~ N(0, I)       (reparameterisation, K&W 2014 §2.4)
     kl    = KL(q(z | x) || N(0, I)), closed form            (K&W 2014, App. B)
     loss  = recon + β_t · kl                                (β-VAE, Higgins et al. 2017; β_t warms up linearly)
+            + λ · MMD(codes of the batch, N(0, I) draws)    (optional, ``mmd_weight``: InfoVAE, Zhao et al. 2019)
     elbo  = −(recon + kl)                                   (a true lower bound on log p(x): β = 1, full Gaussian
                                                              log-density including log σ and ½ log 2π)
 
@@ -31,7 +32,7 @@ Logged (all with the sign they carry in their name, per image = summed over pixe
 ``elbo_per_image`` (= −(recon + kl), higher is better), ``recon_per_pixel`` = recon / D, ``mse_per_pixel``
 (comparable with the AE), ``bits_per_dim`` (−ELBO in bits per pixel; for the Gaussian, +log2(128) turns the
 density on [-1, 1] into a probability of the 8-bit value — a bound with uniform dequantisation, Theis et al. 2016),
-``kl_weight`` (β_t), ``obs_std``.
+``kl_weight`` (β_t), ``obs_std``, ``mmd`` (with ``mmd_weight`` > 0).
 """
 from __future__ import annotations
 
@@ -95,6 +96,10 @@ class VAEConfig:
     """Weight of the KL term (β-VAE); 1 is the ELBO."""
     kl_warmup_steps: int = 0
     """Ramp the KL weight linearly from 0 to β over this many steps; 0 disables."""
+    mmd_weight: float = 0.0
+    """Weight λ of an MMD term between each batch's codes and as many N(0, I) draws (InfoVAE, Zhao et al. 2019;
+    WAE-MMD, Tolstikhin et al. 2018): it pulls the aggregate posterior, not each q(z|x), onto the prior that
+    ``sample --prior standard`` decodes from; 0 disables. The loss is then no longer the (β-)ELBO."""
     lr: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
@@ -236,6 +241,8 @@ def validate_vae_config(c) -> None:
         raise ConfigError("model.learn_obs_std and model.calibrate_obs_std both set σ; choose one")
     if not 0 <= c.obs_std_momentum < 1:
         raise ConfigError(f"model.obs_std_momentum must be in [0, 1), got {c.obs_std_momentum}")
+    if c.mmd_weight < 0:
+        raise ConfigError(f"model.mmd_weight must be >= 0 (the MMD term's weight), got {c.mmd_weight}")
     if c.input_noise < 0:
         raise ConfigError(f"model.input_noise must be >= 0 (a noise std), got {c.input_noise}")
     if c.prior_components < 0:
@@ -323,7 +330,7 @@ class VAE(MixturePrior):
         kl = losses.kl_diag_normal_std_normal(mu, logvar)  # [B], Kingma & Welling 2014, App. B
         mean = torch.sigmoid(out) * 2 - 1 if self.outputs_logits else out
         mse = losses.squared_error_per_image(x, mean) / self.num_pixels  # [B]
-        out_t = {"recon": recon, "kl": kl, "mse": mse}
+        out_t = {"recon": recon, "kl": kl, "mse": mse, "z": z.float()}
         if log_std is not None:
             out_t["log_std"] = log_std  # the calibrated σ this batch used (0-d)
         return out_t
@@ -349,9 +356,14 @@ class VAE(MixturePrior):
         t = self._terms(batch, ctx)
         w = losses.kl_weight(self.config.beta, ctx.step, self.config.kl_warmup_steps)
         loss = (t["recon"] + w * t["kl"]).mean()  # negative β-ELBO per image, batch mean
+        extra: dict[str, Tensor] = {}
+        if self.config.mmd_weight > 0:
+            mmd = losses.mmd_imq(t["z"], torch.randn_like(t["z"]))  # Tolstikhin et al. 2018; Zhao et al. 2019
+            loss = loss + self.config.mmd_weight * mmd
+            extra["mmd"] = mmd.detach()
         grad_norm = ctx.optimize("ae", loss)
         return {"loss": loss.detach(), **self._scalars(t), "kl_weight": torch.tensor(w),
-                "grad_norm": grad_norm.detach()}
+                "grad_norm": grad_norm.detach(), **extra}
 
     @torch.no_grad()
     @in_eval_mode
