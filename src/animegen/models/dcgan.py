@@ -32,7 +32,11 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
     ``diffaug="translation"``;
   * (training settings, in the recipe file) batch 32, twice the updates per CPU-minute, and an EMA of G
     (decay 0.999 from step 1,000) whose BatchNorm statistics the trainer re-estimates for the averaged
-    weights before each export (``animegen.train.ema.recalibrate_batchnorm``).
+    weights before each export (``animegen.train.ema.recalibrate_batchnorm``);
+  * (also in the recipe file, not the preset) ``g_top_width=32``: one more nearest ×2 + conv 3×3 + BN + ReLU
+    block, so G computes at 64 px before its RGB conv (``[B, 32, 32, 32] → [B, 32, 64, 64] → [B, 3, 64, 64]``)
+    instead of mapping upsampled 32 px features straight to RGB. It costs about as much per step and gave a
+    clearly lower FID at the same steps (BENCHMARKS.md).
 
   What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
   (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
