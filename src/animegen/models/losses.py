@@ -73,7 +73,9 @@ def mmd_imq(z: Tensor, prior: Tensor, scales: tuple[float, ...] = IMQ_SCALES) ->
         return z.new_zeros(())
     both = torch.cat([z, prior]).float()  # [2B, d]
     sq = torch.cdist(both, both).pow(2)  # [2B, 2B]
-    k = sum(2.0 * d * s / (2.0 * d * s + sq) for s in scales)  # [2B, 2B]
+    k = torch.zeros_like(sq)  # [2B, 2B]
+    for s in scales:
+        k = k + 2.0 * d * s / (2.0 * d * s + sq)
     off = 1.0 - torch.eye(n, device=z.device)  # [B, B], no self-pairs
     k_zz, k_pp, k_zp = k[:n, :n], k[n:, n:], k[:n, n:]
     return ((k_zz * off).sum() + (k_pp * off).sum()) / (n * (n - 1)) - 2.0 * k_zp.mean()
