@@ -74,8 +74,7 @@ class EncoderDecoderModel(GenerativeModel):
     prior_mean: Tensor  # buffers registered in __init__
     prior_scale_tril: Tensor
     prior_count: Tensor
-    # ema_module stays None: an EMA of the decoder alone would no longer match the encoder used by
-    # encode()/reconstruct() (the VAE-GAN opts in, for its GAN-trained decoder)
+    ema_module = None  # EMA of the decoder alone would no longer match the encoder used by encode()/reconstruct()
 
     def __init__(self, config, spec: DataSpec):
         super().__init__(config, spec)

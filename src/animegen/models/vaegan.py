@@ -151,7 +151,6 @@ class VAEGAN(MixturePrior):
     family = "vaegan"
     config_cls = VAEGANConfig
     is_adversarial = True
-    ema_module = "decoder"  # with train.ema_decay > 0 the exported decoder is an EMA, as a GAN's generator
 
     def __init__(self, config: VAEGANConfig, spec: DataSpec):
         validate_vaegan_config(config, spec)
