@@ -67,7 +67,7 @@ IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 def mmd_imq(z: Tensor, prior: Tensor, scales: tuple[float, ...] = IMQ_SCALES) -> Tensor:
     """Unbiased MMD² between codes ``z`` ``[B, d]`` and prior samples ``prior`` ``[B, d]`` (0-d), with the inverse
     multiquadratic kernel ``k(a, b) = C / (C + ‖a − b‖²)``, ``C = 2·d·s``, summed over the scales ``s`` (WAE-MMD,
-    Tolstikhin et al. 2018, §4 and Alg. 2; the divergence of InfoVAE, Zhao et al. 2019, eq. 7)."""
+    Tolstikhin et al. 2018, §4 and Alg. 2; the MMD divergence of InfoVAE, Zhao et al. 2019)."""
     n, d = z.shape
     if n < 2:
         return z.new_zeros(())
