@@ -56,7 +56,8 @@ class TrainConfig:
     epochs: float = 0.0
     """Training length in epochs instead of steps; 0: use ``steps``. An epoch is len(train split) / batch_size
     batches, so when > 0 the run stops at step ceil(epochs · len(train split) / (batch_size · batches per step))
-    (WGAN: a step takes n_critic batches), which replaces ``steps`` (recorded in the run's config.json)."""
+    (WGAN: a step takes n_critic batches), which replaces ``steps`` (recorded in the run's config.json).
+    ``train --resume RUN --set train.steps=N`` (without ``train.epochs``) switches a run back to a step target."""
     batch_size: int = 64
     max_minutes: float = 0.0
     """Wall-clock budget; 0 means no limit. Training stops cleanly (final checkpoint) when reached."""

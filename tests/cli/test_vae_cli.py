@@ -99,6 +99,16 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
     assert cfg["train"]["epochs"] == 1 and cfg["train"]["steps"] == expected
 
 
+def test_a_run_trained_by_epochs_resumes_to_a_new_step_target(tmp_path, capsys):
+    run = train("ae", tmp_path, capsys, "train.epochs=1")
+    first = read_header(run / "final.safetensors")["step"]  # 24 images, 2 held out → ceil(22 / 8) = 3
+    code, _, err = run_cli(["-q", "train", "--resume", str(run), "--set", f"train.steps={first + 2}",
+                            "--no-report"], capsys)
+    assert code == 0, err
+    assert read_header(run / "final.safetensors")["step"] == first + 2  # not stopped again at the epoch target
+    assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 0
+
+
 @pytest.mark.parametrize("family, setting, words", [
     ("vae", "model.obs_std=0", "model.obs_std=0.0: must be > 0"),
     ("vae", "model.obs_std=-1", "model.obs_std=-1.0: must be > 0"),

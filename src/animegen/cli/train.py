@@ -59,6 +59,9 @@ def train_command(
         if data:
             cfg.data.source = data
         apply_overrides(cfg, list(overrides))
+        keys = {o.partition("=")[0].strip() for o in overrides}
+        if "train.steps" in keys and "train.epochs" not in keys:
+            cfg.train.epochs = 0.0  # a run trained by epochs, extended by steps: the new step target wins
     else:
         check_output(out, kind="dir")  # before any data is prepared
         if not model and not config:

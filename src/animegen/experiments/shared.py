@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from animegen.experiments.core import Context
+from animegen.metrics.sharpness import laplacian_var
 
 FACES = 4000
 """Training faces by default: about the article's 4,000 heads (``synth:4000``)."""
@@ -115,9 +116,7 @@ def features(images: Tensor, size: int = 32) -> Tensor:
 
 def sharpness(x: torch.Tensor) -> torch.Tensor:
     """Variance of the Laplacian of the grey image, per image ``[N]`` (higher = sharper)."""
-    grey = x.float().mean(1, keepdim=True)  # [N, 1, H, W]
-    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
-    return torch.nn.functional.conv2d(grey, k).flatten(1).var(1)  # [N]
+    return laplacian_var(x.float().mean(1, keepdim=True))  # [N, 1, H, W] → [N]
 
 
 def nn_distance(query: Tensor, ref: Tensor, exclude_self: bool = False) -> Tensor:
