@@ -307,6 +307,11 @@ def _split_override(item: str) -> tuple[list[str], str]:
     return key.split("."), value.strip()
 
 
+def override_keys(overrides: list[str]) -> set[str]:
+    """The dotted keys that ``section.key=value`` strings set, parsed as :func:`apply_overrides` parses them."""
+    return {".".join(_split_override(item)[0]) for item in overrides}
+
+
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
     """Apply ``section.key=value`` strings in order, each checked against the field's type."""
     for item in overrides:

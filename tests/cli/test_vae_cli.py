@@ -101,7 +101,7 @@ def test_train_epochs_sets_the_stop_step_for_every_family(family, tmp_path, caps
 
 def test_a_run_trained_by_epochs_resumes_to_a_new_step_target(tmp_path, capsys):
     run = train("ae", tmp_path, capsys, "train.epochs=1")
-    first = read_header(run / "final.safetensors")["step"]  # 24 images, 2 held out → ceil(22 / 8) = 3
+    first = read_header(run / "final.safetensors")["step"]  # one epoch of the training split, batch 8
     code, _, err = run_cli(["-q", "train", "--resume", str(run), "--set", f"train.steps={first + 2}",
                             "--no-report"], capsys)
     assert code == 0, err

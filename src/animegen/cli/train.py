@@ -46,7 +46,7 @@ def train_command(
     no_report: bool = typer.Option(False, "--no-report", help="Skip writing RUN/report.html at the end."),
 ) -> None:
     """Train a generative model; prints the run folder."""
-    from animegen.config import apply_overrides, resolve_run_config
+    from animegen.config import apply_overrides, override_keys, resolve_run_config
     from animegen.errors import ConfigError
     from animegen.fsutil import check_output
     from animegen.train import load_run_config, train
@@ -59,7 +59,7 @@ def train_command(
         if data:
             cfg.data.source = data
         apply_overrides(cfg, list(overrides))
-        keys = {o.partition("=")[0].strip() for o in overrides}
+        keys = override_keys(list(overrides))
         if "train.steps" in keys and "train.epochs" not in keys:
             cfg.train.epochs = 0.0  # a run trained by epochs, extended by steps: the new step target wins
     else:
