@@ -174,6 +174,30 @@ def create_run_dir(root: str | Path, name: str) -> Path:
             n += 1
 
 
+_EVENT_TIME = re.compile(r"^events\.out\.tfevents\.(\d{10})\.")
+
+
+def wait_past_event_files(tb_dir: Path, max_wait_s: float = 2.0) -> None:
+    """Wait until a new TensorBoard event file in ``tb_dir`` would sort after every file already there.
+
+    TensorBoard reads a folder's event files in name order, and a purge (a resumed run's ``purge_step``)
+    applies only to the files before its own. A file's name is
+    ``events.out.tfevents.<10-digit second>.<host>.<pid>.<counter>``: within one second, names order by pid
+    and counter as text (``.10`` before ``.2``), so a run resumed in the second its previous segment started
+    could sort first. A strictly later second always sorts last; this waits for it (at most ``max_wait_s``,
+    so a clock set back never stalls a run).
+    """
+    try:
+        stamps = [int(m.group(1)) for e in os.scandir(tb_dir) if (m := _EVENT_TIME.match(e.name))]
+    except OSError:  # no folder yet: nothing to sort after
+        return
+    if not stamps:
+        return
+    deadline = time.monotonic() + max_wait_s
+    while int(time.time()) <= max(stamps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 class MetricLogger:
     """Append scalars to ``metrics.jsonl`` and (optionally) TensorBoard.
 
@@ -191,7 +215,9 @@ class MetricLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(log_dir=str(self.run_dir / TENSORBOARD), purge_step=purge_step)
+                tb_dir = self.run_dir / TENSORBOARD
+                wait_past_event_files(tb_dir)
+                self._tb = SummaryWriter(log_dir=str(tb_dir), purge_step=purge_step)
             except Exception:  # tensorboard not installed: JSONL only
                 self._tb = None
 

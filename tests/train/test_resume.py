@@ -152,13 +152,21 @@ def test_ctrl_c_saves_a_resumable_checkpoint_and_exits_130(tmp_path, toys):
     assert_same_state(straight, run)
 
 
-def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, toys):
+def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, toys, monkeypatch):
     """A killed run may have logged past its last checkpoint; the resumed run's TensorBoard purges those."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.summary.writer import event_file_writer
     from torch.utils.tensorboard import SummaryWriter
+
+    # event files of one process end in a counter: from 9 the segments' names end .9, .10, .11, which sort
+    # .10 < .11 < .9 within one second (what a long test session or a notebook that trains twice meets)
+    monkeypatch.setattr(event_file_writer._global_uid, "_value", 9, raising=True)
+
+    from animegen.runs import wait_past_event_files
 
     data = random_images()
     half = train(toy_config("toy-ae", steps=7), tmp_path, data=data)
+    wait_past_event_files(half / "tb")  # the ghost's file sorts after the first segment's, as a later process's would
     ghost = SummaryWriter(log_dir=str(half / "tb"))  # what the killed run logged after step 7
     for step in (8, 9, 10):
         ghost.add_scalar("train/loss", 999.0, step)
@@ -174,3 +182,22 @@ def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, toys):
     assert all(e.value != 999.0 for e in events)
     jsonl = [m["train/loss"] for m in read_metrics(half) if "train/loss" in m]
     assert [round(e.value, 4) for e in events] == [round(v, 4) for v in jsonl]
+
+
+def test_a_new_event_file_sorts_after_those_already_in_the_folder(tmp_path):
+    """Within one second TensorBoard's names order by counter as text (``.10`` before ``.2``): wait for the next."""
+    import time
+
+    from animegen.runs import wait_past_event_files
+
+    now = int(time.time())
+    (tmp_path / f"events.out.tfevents.{now:010d}.host.99.10").write_bytes(b"")
+    (tmp_path / "unrelated.txt").write_bytes(b"")
+    wait_past_event_files(tmp_path)
+    assert int(time.time()) > now
+    later = now + 3600  # a clock set back: the wait is bounded
+    (tmp_path / f"events.out.tfevents.{later:010d}.host.99.2").write_bytes(b"")
+    t0 = time.monotonic()
+    wait_past_event_files(tmp_path, max_wait_s=0.2)
+    assert time.monotonic() - t0 < 1.0
+    wait_past_event_files(tmp_path / "absent")  # no folder yet: returns at once
