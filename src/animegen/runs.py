@@ -188,13 +188,13 @@ def wait_past_event_files(tb_dir: Path, max_wait_s: float = 2.0) -> None:
     so a clock set back never stalls a run).
     """
     try:
-        stamps = [int(m.group(1)) for e in os.scandir(tb_dir) if (m := _EVENT_TIME.match(e.name))]
+        newest = max((int(m.group(1)) for e in os.scandir(tb_dir) if (m := _EVENT_TIME.match(e.name))), default=None)
     except OSError:  # no folder yet: nothing to sort after
         return
-    if not stamps:
+    if newest is None:
         return
     deadline = time.monotonic() + max_wait_s
-    while int(time.time()) <= max(stamps) and time.monotonic() < deadline:
+    while int(time.time()) <= newest and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -158,12 +158,11 @@ def test_tensorboard_shows_each_step_once_after_a_resume(tmp_path, toys, monkeyp
     from tensorboard.summary.writer import event_file_writer
     from torch.utils.tensorboard import SummaryWriter
 
+    from animegen.runs import wait_past_event_files
+
     # event files of one process end in a counter: from 9 the segments' names end .9, .10, .11, which sort
     # .10 < .11 < .9 within one second (what a long test session or a notebook that trains twice meets)
     monkeypatch.setattr(event_file_writer._global_uid, "_value", 9, raising=True)
-
-    from animegen.runs import wait_past_event_files
-
     data = random_images()
     half = train(toy_config("toy-ae", steps=7), tmp_path, data=data)
     wait_past_event_files(half / "tb")  # the ghost's file sorts after the first segment's, as a later process's would
