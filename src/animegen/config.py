@@ -109,6 +109,12 @@ class TrainConfig:
     The right value depends on the loss scale (a per-image summed VAE loss has norms ~1e6 at init)."""
     max_rollbacks: int = 3
     rollback_lr_factor: float = 0.5
+    lr_decay: float = 0.0
+    """Share of the run, at its end, over which every learning rate falls linearly to ``lr_decay_to`` times its
+    value (0: constant). The run's end is whichever limit comes first: ``steps``/``epochs``, or this
+    invocation's ``max_minutes``/``max_cpu_minutes`` (a resumed run gets a fresh budget and a fresh decay)."""
+    lr_decay_to: float = 0.0
+    """The learning rates' share at the very end of an ``lr_decay`` schedule, in [0, 1]."""
     n_sample_grid: int = 64
 
 

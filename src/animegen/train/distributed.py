@@ -147,11 +147,16 @@ def all_reduce_mean_(tensors: Sequence[Tensor], info: DistInfo) -> None:
 
 def any_flag(flags: Sequence[bool], info: DistInfo, device: torch.device | str = "cpu") -> list[bool]:
     """Element-wise OR of boolean flags over ranks (stop requests, time budget), so all ranks agree."""
+    return [v > 0 for v in all_max([1.0 if f else 0.0 for f in flags], info, device)]
+
+
+def all_max(values: Sequence[float], info: DistInfo, device: torch.device | str = "cpu") -> list[float]:
+    """Element-wise maximum of numbers over ranks (a run's progress through its time budget), so all agree."""
     if not info.enabled:
-        return [bool(f) for f in flags]
-    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float32, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v > 0) for v in t.tolist()]
+    return [float(v) for v in t.tolist()]
 
 
 def broadcast_object(obj: Any, info: DistInfo) -> Any:

@@ -1,4 +1,4 @@
-"""What a run writes outside the training loop: sample grids, exported models, the resumable state.
+"""What a run writes outside the training loop: sample grids, exported models, the resumable state (also after a crash).
 
 Every export is prepared once per step for all the names it is written under: EMA weights swapped in,
 their BatchNorm statistics re-estimated, then ``model.prepare_export`` (the AE/VAE fit their latent
@@ -16,7 +16,7 @@ from animegen.train import outputs
 from animegen.train.context import Divergence
 from animegen.train.data import fixed_batches
 from animegen.train.ema import recalibrate_batchnorm
-from animegen.train.snapshot import capture
+from animegen.train.snapshot import TrainingDiverged, capture
 from animegen.train.state import TrainState, save_state
 
 if TYPE_CHECKING:
@@ -123,3 +123,29 @@ def save_crash_state(tr: Trainer, step_complete: bool) -> int | None:
     save_state(tr.run_dir / runs.STATE, state)
     tr.last_ckpt_step = state.step
     return state.step
+
+
+def save_after_crash(tr: Trainer, exc: BaseException) -> None:
+    """A run that trained always leaves a resumable state; the exception gets a note saying how to resume."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, TrainingDiverged)) or tr.run_dir is None:
+        return  # Ctrl-C and divergence save their own state (a second Ctrl-C means: do not save)
+    try:
+        saved = save_crash_state(tr, tr._step_complete)
+    except Exception as err:  # the original error matters more; say that saving failed too
+        add_note(exc, f"could not save a resumable state ({type(err).__name__}: {err})")
+        return
+    if tr.is_main and tr.last_ckpt_step >= 0:
+        what = f"saved a resumable state at step {saved}" if saved is not None else \
+            f"the last resumable state is at step {tr.last_ckpt_step}"
+        add_note(exc, f"{what}; continue with: animegen train --resume {tr.run_dir}")
+
+
+def add_note(exc: BaseException, text: str) -> None:
+    """``exc.add_note(text)`` (Python ≥ 3.11) on every supported Python; the CLI prints notes on the error line."""
+    notes = getattr(exc, "__notes__", None)
+    if notes is None:
+        try:
+            exc.__notes__ = notes = []  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - an exception type that refuses attributes
+            return
+    notes.append(text)

@@ -71,13 +71,14 @@ from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
 from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, VAL_MAX_IMAGES, evaluate  # noqa: F401 (re-exported)
-from animegen.train.export import EMA_BN_BATCHES, EXPORT_FIT_IMAGES, checkpoint, save_crash_state, write_samples  # noqa: F401
+from animegen.train.export import EMA_BN_BATCHES, EXPORT_FIT_IMAGES, checkpoint, save_after_crash, write_samples  # noqa: F401
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
+from animegen.train.schedule import decay_factor, run_progress
 from animegen.train.setup import DRY_RUN_IMAGES, dry_run_config, load_data, load_run_config  # noqa: F401
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
-from animegen.train.window import LogWindow, fmt_time, log_window
+from animegen.train.window import LogWindow, log_window, summary_line
 
 STATE_FILE = runs.STATE
 RECON_IMAGES = 8
@@ -121,6 +122,7 @@ class Trainer:
         self.step = 0
         self.rollbacks = 0
         self.lr_scale = 1.0
+        self.lr_factor = 1.0  # train.lr_decay's factor (animegen.train.schedule)
         self.best: dict | None = None
         self.real_diversity: float | None = None
         self.last_val: dict[str, float] = {}
@@ -157,7 +159,7 @@ class Trainer:
             finished = True
             return run_dir
         except BaseException as exc:
-            self._save_after_crash(exc)
+            save_after_crash(self, exc)
             raise
         finally:
             for sig, h in old_handlers.items():
@@ -171,20 +173,6 @@ class Trainer:
                 self._lock.release()
             torch.set_num_threads(prev_threads)
 
-    def _save_after_crash(self, exc: BaseException) -> None:
-        """A run that trained always leaves a resumable state; the exception says how to resume."""
-        if isinstance(exc, (KeyboardInterrupt, SystemExit, TrainingDiverged)) or self.run_dir is None:
-            return  # Ctrl-C and divergence save their own state (a second Ctrl-C means: do not save)
-        try:
-            saved = save_crash_state(self, self._step_complete)
-        except Exception as err:  # the original error matters more; say that saving failed too
-            _add_note(exc, f"could not save a resumable state ({type(err).__name__}: {err})")
-            return
-        if self.is_main and self.last_ckpt_step >= 0:
-            what = f"saved a resumable state at step {saved}" if saved is not None else \
-                f"the last resumable state is at step {self.last_ckpt_step}"
-            _add_note(exc, f"{what}; continue with: animegen train --resume {self.run_dir}")
-
     @property
     def is_main(self) -> bool:
         return self.dist.is_main
@@ -197,6 +185,9 @@ class Trainer:
             raise ConfigError("train.rollback_lr_factor must be in (0, 1]")
         if not 0 <= t.ema_decay < 1:
             raise ConfigError("train.ema_decay must be in [0, 1) (0 disables the EMA)")
+        if not (0 <= t.lr_decay <= 1 and 0 <= t.lr_decay_to <= 1):
+            raise ConfigError("train.lr_decay and train.lr_decay_to must be in [0, 1] (the share of the run over "
+                              "which learning rates decay, and their final share)")
 
     def say(self, msg: str, always: bool = False) -> None:
         """A status line on stderr from rank 0; ``always``: warnings and notices that --quiet does not hide."""
@@ -287,9 +278,17 @@ class Trainer:
                             best_by=criterion(self, self.best_metric))
 
     def set_lr_scale(self, scale: float) -> None:
+        """Learning rates = configured × ``scale`` (the rollback record) × the decay schedule's factor."""
+        self.lr_scale = scale
         for name, opt in self.optimizers.items():
             for g, base in zip(opt.param_groups, self.base_lrs[name], strict=True):
-                g["lr"] = base * scale
+                g["lr"] = base * scale * self.lr_factor
+
+    def schedule_lr(self, progress: float) -> None:
+        factor = decay_factor(progress, self.tc.lr_decay, self.tc.lr_decay_to)
+        if factor != self.lr_factor:
+            self.lr_factor = factor
+            self.set_lr_scale(self.lr_scale)
 
     # ---- the loop -------------------------------------------------------------------------------
     def _install_signal_handlers(self) -> dict[int, Any]:
@@ -329,15 +328,17 @@ class Trainer:
         start_step = self.step
         stop = "steps"
         while self.step < total:
-            flags = [self._signal is not None,
-                     (tc.max_minutes > 0 and time.perf_counter() - t_start >= tc.max_minutes * 60)
-                     or (cpu_budget > 0 and time.process_time() - cpu_start >= cpu_budget)]
-            interrupted, out_of_time = D.any_flag(flags, self.dist, self.device)
+            wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
+            out_of_time = (tc.max_minutes > 0 and wall >= tc.max_minutes * 60) or (0 < cpu_budget <= cpu)
+            # every rank agrees on the stop and on the schedule's progress
+            interrupted, late, done = D.all_max([self._signal is not None, out_of_time,
+                                                 run_progress(tc, self.step, wall, cpu)], self.dist, self.device)
             if interrupted:
                 self._interrupted()
-            if out_of_time:
+            if late:
                 stop = "time"
                 break
+            self.schedule_lr(done)
             t0 = time.perf_counter()
             batch = self.loader.next()  # [B, C, H, W] in [-1, 1]
             t1 = time.perf_counter()
@@ -411,28 +412,8 @@ class Trainer:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if not self.is_main:
-            return
-        done = self.step - (start_step if start_step is not None else self.step)
-        rate = done * self.images_per_step / max(elapsed, 1e-9) if done else 0.0
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in list(self.last_losses.items())[:4])
-        why = " (time budget reached)" if stop == "time" else ""
-        val = f", best {self.best['metric']} {self.best['value']:.4g} at step {self.best['step']}" if self.best else ""
-        if self.eval_cpu:
-            val += f", evaluation {100 * self.eval_cpu / max(time.process_time() - self.cpu_start, 1e-9):.1f}% of CPU"
-        info(f"done: step {self.step}/{self.tc.steps}{why} in {fmt_time(elapsed)} ({rate:.0f} img/s); "
-             f"{losses}{val}; rollbacks {self.rollbacks}; model: {self.run_dir / runs.FINAL}")
-
-
-def _add_note(exc: BaseException, text: str) -> None:
-    """``exc.add_note(text)`` (Python ≥ 3.11) on every supported Python; the CLI prints notes on the error line."""
-    notes = getattr(exc, "__notes__", None)
-    if notes is None:
-        try:
-            exc.__notes__ = notes = []  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - an exception type that refuses attributes
-            return
-    notes.append(text)
+        if self.is_main:
+            info(summary_line(self, stop, elapsed, start_step))
 
 
 def train(cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,

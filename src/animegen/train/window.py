@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from animegen import runs
 from animegen.train import distributed as D
 from animegen.train.context import Divergence
 
@@ -68,8 +69,23 @@ def log_window(tr: Trainer, window: LogWindow) -> None:
     scalars = {**means, "perf/img_per_s": tr.img_per_s, "perf/data_share": window.data_s / busy,
                "perf/step_ms": 1000 * busy / max(window.n, 1), "lr_scale": tr.lr_scale,
                "epoch": tr.loader.epoch_float}
+    if tr.tc.lr_decay > 0:
+        scalars["lr_decay_factor"] = tr.lr_factor
     tr.logger.log(tr.step, scalars)
     tr.last_losses = {k[6:]: v for k, v in means.items() if k.startswith("train/")}
     if tr.bar is not None:
         shown = list(tr.last_losses.items())[:3]
         tr.bar.set_postfix_str(" ".join(f"{k} {v:.4g}" for k, v in shown) + f" | {tr.img_per_s:.0f} img/s")
+
+
+def summary_line(tr: Trainer, stop: str, elapsed: float, start_step: int | None = None) -> str:
+    """The line a finished run prints: steps, speed, last losses, the best checkpoint and the model's path."""
+    done = tr.step - (start_step if start_step is not None else tr.step)
+    rate = done * tr.images_per_step / max(elapsed, 1e-9) if done else 0.0
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in list(tr.last_losses.items())[:4])
+    why = " (time budget reached)" if stop == "time" else ""
+    val = f", best {tr.best['metric']} {tr.best['value']:.4g} at step {tr.best['step']}" if tr.best else ""
+    if tr.eval_cpu:
+        val += f", evaluation {100 * tr.eval_cpu / max(time.process_time() - tr.cpu_start, 1e-9):.1f}% of CPU"
+    return (f"done: step {tr.step}/{tr.tc.steps}{why} in {fmt_time(elapsed)} ({rate:.0f} img/s); "
+            f"{losses}{val}; rollbacks {tr.rollbacks}; model: {tr.run_dir / runs.FINAL}")
