@@ -46,8 +46,10 @@ def random_source(monkeypatch):
 def test_help_shows_examples(capsys):
     code, out, _ = run_cli(["train", "--help"], capsys)
     assert code == 0
-    for text in ("--model", "--data", "--resume", "--dry-run", "--set", "Examples", "torchrun"):
+    for text in ("--model", "--data", "--resume", "--dry-run", "--set", "Examples", "torchrun", "train.lr_decay"):
         assert text in out
+    flat = " ".join(out.replace("│", " ").split())
+    assert all(f" {family}," in flat or f" {family}." in flat for family in MODELS)  # --model names every family
 
 
 def test_dry_run_prints_the_run_folder_then_resume_says_so(tmp_path, capsys, toys, random_source):

@@ -27,12 +27,16 @@ train.eval_kid=true adds a quick KID/FID (train.eval_kid_n samples, default
 train.eval_every step to metrics.jsonl (quality/kid, quality/fid, quality/cpu_fraction); for
 GANs best.safetensors is then the lowest KID (train.best_by: auto, kid, fid,
 loss, none). Evaluations that would take over train.eval_kid_max_fraction
-(default 0.05) of the CPU time are skipped."""
+(default 0.05) of the CPU time are skipped.
+train.lr_decay=F lowers every learning rate linearly over the last share F of
+the run, down to train.lr_decay_to (default 0) times its value; the run ends at
+train.steps or at this invocation's max_minutes / max_cpu_minutes."""
 
 
 @app.command("train", epilog=EXAMPLES)
 def train_command(
-    model: str | None = typer.Option(None, "--model", "-m", help="Model family: ae, vae, dcgan, wgan, wgan-gp."),
+    model: str | None = typer.Option(None, "--model", "-m",
+                                     help="Model family: ae, vae, vaegan, dcgan, wgan, wgan-gp."),
     data: str | None = typer.Option(None, "--data", "-d",
                                     help="DATASET folder, image folder/zip/tar, synth:N, mnist:DIR or hf:NAME."),
     config: Path | None = typer.Option(None, "--config", "-c", help="A TOML recipe (configs/*.toml)."),
