@@ -30,7 +30,7 @@ def test_two_processes_match_each_other_and_a_single_process(tmp_path, toys):
     from dist_worker import worker
 
     exact = toy_config("toy-ae", steps=6, batch_size=8, model={"noise": 0.0})
-    bn_gan = toy_config("toy-gan", steps=4, batch_size=8, model={"bn": True, "n_critic": 2})
+    bn_gan = toy_config("toy-gan", steps=4, batch_size=8, lr_decay=0.5, model={"bn": True, "n_critic": 2})
     half = toy_config("toy-ae", steps=3, batch_size=8, model={"noise": 0.0})
     jobs = [("exact", exact, None), ("gan", bn_gan, None), ("resumed", half, 6)]
     mp.spawn(worker, args=(2, _free_port(), str(tmp_path), jobs), nprocs=2, join=True)
