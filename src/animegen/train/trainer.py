@@ -38,7 +38,8 @@ Guarantees
 * Ctrl-C / SIGTERM: the current step finishes, a resumable checkpoint is saved, KeyboardInterrupt is
   raised (the CLI exits 130). A second Ctrl-C aborts at once.
 * ``train.max_minutes`` (wall clock) and ``train.max_cpu_minutes`` (process CPU time) budget one invocation
-  (a resumed run gets a fresh budget).
+  (a resumed run gets a fresh budget); ``train.lr_decay`` lowers every learning rate over the end of whichever
+  limit ends the run (:mod:`animegen.train.schedule`).
 * ``train.batch_size`` is the global batch; under data parallelism each rank trains on its share.
 """
 from __future__ import annotations
