@@ -52,6 +52,7 @@ def main() -> None:
     from animegen.latent.probe import default_probe, label_columns
     from animegen.latent.retention import COLOUR_ATTRIBUTES, attribute_retention, class_histogram_distance
     from animegen.runs import FINAL
+    from animegen.train.device import machine_line
     from animegen.train.trainer import train
 
     torch.set_num_threads(1)
@@ -84,7 +85,7 @@ def main() -> None:
     save_grid(torch.cat([x[:8], rec[:8], x[8:16], rec[8:16]]), images / f"demo_vae_{args.label}_recon.png", nrow=8)
     result = {
         "command": "python benchmarks/demo_vae_probe.py " + " ".join(sys.argv[1:]),
-        "machine": "2-core EPYC Zen 4 CI box, shared with other jobs",
+        "machine": machine_line(),
         "recipe": DEMO_VAE + args.set, "steps": args.steps, "train_cpu_seconds": round(train_cpu, 1),
         "probe": {"data": getattr(probe, "report", {}).get("data"),
                   "held_out": getattr(probe, "report", {}).get("held_out", {})},

@@ -116,6 +116,7 @@ def main() -> None:
     import animegen
     from animegen.imaging import save_grid, to_tensor, to_uint8
     from animegen.latent.invert import InvertConfig, invert, random_code_distances
+    from animegen.train.device import machine_line
 
     ckpt = train(args, work)
     model = animegen.load(ckpt)
@@ -145,7 +146,7 @@ def main() -> None:
     header = model.checkpoint_header
     out["setup"] = {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": "2-core EPYC Zen 4 CI box, shared with other jobs", "python": platform.python_version(),
+        "machine": machine_line(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": 1, "gan": "configs/gan-recommended.toml",
         "gan_cpu_minutes_budget": None if args.smoke else args.cpu_minutes, "gan_steps": header.get("step"),
         "split": how, "invert": {"steps": args.steps, "restarts": args.restarts, "lr": cfg.lr,

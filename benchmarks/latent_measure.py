@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -109,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     from animegen.latent.probe import LabelColumn, default_probe, label_columns, train_image_probe
     from animegen.latent.stats import comparison_table, latent_stats
     from animegen.latent.stats_plots import plot_pca
+    from animegen.train.device import machine_line
 
     torch.set_num_threads(1)
     t0, c0 = time.time(), time.process_time()
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     grid, _ = D.direction_grid(vae, codes[-2:], sub)
     save_png(grid, images / "latent_measure_directions.png")
     out = {
-        "machine": "2-core EPYC Zen 4 CI box, shared with other jobs" if not a.smoke else platform.machine(),
+        "machine": machine_line(),
         "smoke": a.smoke, "data": a.data, "n": int(len(idx)),
         "train_data": a.train_data, "alpha_in_projection_stds": a.alpha, "faces": a.faces,
         "vae_steps": vae.checkpoint_header.get("step"), "ae_steps": ae.checkpoint_header.get("step"),

@@ -62,6 +62,7 @@ def main() -> None:
     from animegen.imaging import save_grid, to_tensor
     from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
     from animegen.models import losses
+    from animegen.train.device import machine_line
 
     torch.set_num_threads(1)
     real = open_source(args.data, size=64, channels=3)
@@ -119,7 +120,7 @@ def main() -> None:
                 print(f"{label} {prior}: FID {m.get('fid'):.1f}", file=sys.stderr, flush=True)
         result = {
             "command": "python benchmarks/vae_priors.py " + " ".join(sys.argv[1:]),
-            "machine": "2-core EPYC Zen 4 CI box, shared with other jobs",
+            "machine": machine_line(),
             "python_machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "label": label,
             "family": model.family,

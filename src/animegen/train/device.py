@@ -51,6 +51,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def machine_line() -> str:
+    """What a benchmark result says of the machine it ran on: CPU model, core count, architecture."""
+    import os
+    import platform
+
+    return f"{cpu_name()}, {os.cpu_count()} cores, {platform.machine()}"
+
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has native bf16 dot products (AVX512-BF16 or AMX), where bf16 autocast pays."""
     try:
