@@ -9,7 +9,9 @@ One training per model, 1 thread, in stages: stage k continues the run (``animeg
 ``budget_k - budget_(k-1)`` CPU-minutes, then its exported ``final.safetensors`` is kept as the model at
 ``budget_k``. Each kept export is scored once: N generated samples against the **test half** of the held-out
 faces (``--real-split test``: never trained on, never used for a choice; choices use the validation half),
-standard protocol (InceptionV3 pool3, fp32, KID 100 × 1,000 subsets).
+standard protocol (InceptionV3 pool3, fp32, KID 100 × 1,000 subsets). A recipe with ``train.lr_decay`` (the
+recommended GAN's) decays its learning rates at the end of every stage, since each stage is a budget of its
+own: its cell at budget k is a run that restarted at full rate k − 1 times, not one straight run of budget k.
 
 Resumable: ``state.json`` in ``--work`` records finished stages and scores; the training state at the start
 of each stage is kept, so a stage killed midway restarts from exactly its starting point (the CPU it had
