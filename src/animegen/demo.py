@@ -5,8 +5,8 @@ Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 
 1. data: render ``n`` procedural faces (``synth:N:SEED``; default ``2000 · M``, at most 8,000), or read
    ``--data``;
 2. a VAE (Kingma & Welling 2014) for ``VAE_SHARE · M`` minutes;
-3. a DCGAN (Radford et al. 2016; the ``fast`` preset that ``configs/gan-recommended.toml`` spells out, without
-   that recipe's 64 px generator block ``model.g_top_width``) for ``GAN_SHARE · M``;
+3. a DCGAN (Radford et al. 2016; the ``fast`` preset that ``configs/gan-recommended.toml`` spells out, at batch
+   32 and without that recipe's 64 px generator block, learning rate 4e-4 and decay) for ``GAN_SHARE · M``;
 4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples,
    GAN samples, reconstructions, an interpolation GIF;
 5. ``out/index.html``: the best samples first, then each run's curves, health, grids, metrics and facts
