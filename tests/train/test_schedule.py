@@ -9,7 +9,7 @@ from animegen.config import TrainConfig
 from animegen.errors import ConfigError
 from animegen.runs import read_metrics
 from animegen.train import train
-from animegen.train.schedule import decay_factor, run_progress
+from animegen.train.schedule import budget_used, decay_factor, run_progress
 
 
 def test_decay_factor_is_flat_then_linear_to_the_final_share():
@@ -21,10 +21,11 @@ def test_decay_factor_is_flat_then_linear_to_the_final_share():
 
 def test_progress_is_the_nearest_limit():
     tc = TrainConfig(steps=100, max_minutes=0, max_cpu_minutes=0)
-    assert run_progress(tc, 25, wall_s=1e6, cpu_s=1e6) == 0.25  # no time budget: steps alone
+    assert run_progress(tc, 25, budget_used(tc, wall_s=1e6, cpu_s=1e6)) == 0.25  # no time budget: steps alone
     tc = TrainConfig(steps=100, max_minutes=10, max_cpu_minutes=2)
-    assert run_progress(tc, 25, wall_s=60, cpu_s=90) == 0.75  # the CPU budget is nearest its end
-    assert run_progress(tc, 25, wall_s=900, cpu_s=0) == 1.0  # clipped
+    assert run_progress(tc, 25, budget_used(tc, wall_s=60, cpu_s=90)) == 0.75  # the CPU budget is nearest its end
+    assert run_progress(tc, 25, budget_used(tc, wall_s=900, cpu_s=0)) == 1.0  # clipped
+    assert budget_used(tc, wall_s=900, cpu_s=0) == 1.5  # out of time (the trainer stops at 1)
 
 
 def test_a_run_decays_its_learning_rate_over_its_last_half(tmp_path, toys):

@@ -14,14 +14,21 @@ from __future__ import annotations
 from animegen.config import TrainConfig
 
 
-def run_progress(tc: TrainConfig, step: int, wall_s: float, cpu_s: float) -> float:
-    """How far through the run it is, in [0, 1]: the largest of the step, wall-clock and CPU-time fractions."""
-    fractions = [step / tc.steps if tc.steps > 0 else 0.0]
+def budget_used(tc: TrainConfig, wall_s: float, cpu_s: float) -> float:
+    """The largest share of this invocation's time budgets spent (``max_minutes`` wall clock, ``max_cpu_minutes``
+    process CPU); 0 without a time budget. At 1 or more the run is out of time."""
+    shares = [0.0]
     if tc.max_minutes > 0:
-        fractions.append(wall_s / (tc.max_minutes * 60))
+        shares.append(wall_s / (tc.max_minutes * 60))
     if tc.max_cpu_minutes > 0:
-        fractions.append(cpu_s / (tc.max_cpu_minutes * 60))
-    return min(1.0, max(0.0, *fractions))
+        shares.append(cpu_s / (tc.max_cpu_minutes * 60))
+    return max(shares)
+
+
+def run_progress(tc: TrainConfig, step: int, used: float) -> float:
+    """How far through the run it is, in [0, 1]: the larger of the step fraction and ``used``
+    (:func:`budget_used`)."""
+    return min(1.0, max(step / tc.steps if tc.steps > 0 else 0.0, used))
 
 
 def decay_factor(progress: float, share: float, final: float) -> float:

@@ -75,7 +75,7 @@ from animegen.train.evaluation import DIVERSITY_IMAGES, VAL_MAX_IMAGES, evaluate
 from animegen.train.export import EMA_BN_BATCHES, EXPORT_FIT_IMAGES, checkpoint, save_after_crash, write_samples  # noqa: F401
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
-from animegen.train.schedule import decay_factor, run_progress
+from animegen.train.schedule import budget_used, decay_factor, run_progress
 from animegen.train.setup import DRY_RUN_IMAGES, dry_run_config, load_data, load_run_config  # noqa: F401
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
@@ -324,16 +324,14 @@ class Trainer:
         self.snapshot = capture(self)
         window = LogWindow()
         t_start = time.perf_counter()
-        cpu_start = self.cpu_start = time.process_time()
-        cpu_budget = float(getattr(tc, "max_cpu_minutes", 0.0) or 0.0) * 60  # process CPU time, all threads
+        cpu_start = self.cpu_start = time.process_time()  # process CPU time, all threads
         start_step = self.step
         stop = "steps"
         while self.step < total:
-            wall, cpu = time.perf_counter() - t_start, time.process_time() - cpu_start
-            out_of_time = (tc.max_minutes > 0 and wall >= tc.max_minutes * 60) or (0 < cpu_budget <= cpu)
+            used = budget_used(tc, time.perf_counter() - t_start, time.process_time() - cpu_start)
             # every rank agrees on the stop and on the schedule's progress
-            interrupted, late, done = D.all_max([self._signal is not None, out_of_time,
-                                                 run_progress(tc, self.step, wall, cpu)], self.dist, self.device)
+            interrupted, late, done = D.all_max([self._signal is not None, used >= 1,
+                                                 run_progress(tc, self.step, used)], self.dist, self.device)
             if interrupted:
                 self._interrupted()
             if late:
