@@ -63,6 +63,9 @@ def test_budget_split_and_face_count():
     b = DemoBudget.split(4.0)
     assert b.vae + b.gan == pytest.approx(4.0) and b.gan > b.vae
     assert DemoBudget.split(4.0, gan=False).vae == 4.0
+    both = DemoBudget.split(4.0, side_by_side=True)
+    assert (both.vae, both.gan, both.side_by_side) == (4.0, 4.0, True)
+    assert DemoBudget.split(4.0, gan=False, side_by_side=True).gan == 0.0
     assert default_faces(4.0) == 8000 and default_faces(1.0) == 2000 and default_faces(0.01) == 256
 
 

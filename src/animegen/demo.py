@@ -4,9 +4,12 @@ Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 
 
 1. data: render ``n`` procedural faces (``synth:N:SEED``; default ``2000 · M``, at most 8,000), or read
    ``--data``;
-2. a VAE (Kingma & Welling 2014) for ``VAE_SHARE · M`` minutes;
+2. a VAE (Kingma & Welling 2014) and
 3. a DCGAN (Radford et al. 2016; the ``fast`` preset that ``configs/gan-recommended.toml`` spells out, at batch
-   32 and without that recipe's 64 px generator block, learning rate 4e-4 and decay) for ``GAN_SHARE · M``;
+   32 and without that recipe's 64 px generator block, learning rate 4e-4 and decay), trained side by side for
+   M minutes each, half the cores each (:func:`animegen.train.side_by_side.train_side_by_side`: these small
+   models gain less than twice the speed from a second thread, so each makes more steps than in its share of M
+   one after the other); on one core, one after the other, ``VAE_SHARE · M`` and ``GAN_SHARE · M`` minutes;
 4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples,
    GAN samples, reconstructions, an interpolation GIF;
 5. ``out/index.html``: the best samples first, then each run's curves, health, grids, metrics and facts
@@ -43,14 +46,20 @@ SIZES = (32, 64, 128)
 
 @dataclass
 class DemoBudget:
-    """Minutes of training per model for a demo of ``minutes`` (the GAN gets the larger share: it learns slower)."""
+    """Minutes of training per model for a demo of ``minutes``: all of them each when the two train side by side,
+    else shares (the GAN gets the larger one: it learns slower)."""
 
     vae: float
     gan: float
+    side_by_side: bool = False
 
     @classmethod
-    def split(cls, minutes: float, gan: bool = True) -> DemoBudget:
-        return cls(vae=minutes * VAE_SHARE, gan=minutes * GAN_SHARE) if gan else cls(vae=minutes, gan=0.0)
+    def split(cls, minutes: float, gan: bool = True, side_by_side: bool = False) -> DemoBudget:
+        if not gan:
+            return cls(vae=minutes, gan=0.0)
+        if side_by_side:
+            return cls(vae=minutes, gan=minutes, side_by_side=True)
+        return cls(vae=minutes * VAE_SHARE, gan=minutes * GAN_SHARE)
 
 
 def default_faces(minutes: float) -> int:
@@ -118,11 +127,12 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report.rundata import FACES, RunData
     from animegen.runs import FINAL
+    from animegen.train.side_by_side import cores, train_side_by_side
     from animegen.train.trainer import train
 
     out = Path(out)
     _check(out, data, size, minutes)
-    budget = DemoBudget.split(minutes, gan)
+    budget = DemoBudget.split(minutes, gan, side_by_side=cores() >= 2)
     stages = 5 if gan else 4
     t0 = time.time()
     if data is None:
@@ -139,13 +149,19 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:32].numpy()
     save_grid(images.images[pick], out / "training_faces.png", nrow=8, scale=2 if size <= 32 else 1)
 
-    info(f"[2/{stages}] training a VAE for {budget.vae:.2g} min on {len(images)} faces")
     vae_cfg = cap_steps(demo_config(budget.vae, len(images), size, seed, source=source), steps)
-    vae_dir = train(vae_cfg, out / "runs", data=images)
+    gan_cfg = cap_steps(gan_config(budget.gan, source, size, seed), steps) if gan else None
     gan_dir = None
-    if gan:
-        info(f"[3/{stages}] training a GAN (DCGAN, fast preset) for {budget.gan:.2g} min")
-        gan_dir = train(cap_steps(gan_config(budget.gan, source, size, seed), steps), out / "runs", data=images)
+    if gan_cfg is not None and budget.side_by_side:
+        info(f"[2-3/{stages}] training a VAE and a GAN (DCGAN, fast preset) side by side for {minutes:.2g} min "
+             f"on {len(images)} faces")
+        vae_dir, gan_dir = train_side_by_side(vae_cfg, gan_cfg, out / "runs", data=images)
+    else:
+        info(f"[2/{stages}] training a VAE for {budget.vae:.2g} min on {len(images)} faces")
+        vae_dir = train(vae_cfg, out / "runs", data=images)
+        if gan_cfg is not None:
+            info(f"[3/{stages}] training a GAN (DCGAN, fast preset) for {budget.gan:.2g} min")
+            gan_dir = train(gan_cfg, out / "runs", data=images)
 
     info(f"[{stages - 1}/{stages}] sampling, reconstructing, interpolating")
     vae = load_model(vae_dir / FINAL)

@@ -17,7 +17,8 @@ EXAMPLES = """[bold]Examples[/bold]
   animegen demo --data my-faces/ --minutes 10     [dim]# the same pipeline on your own images[/dim]
 
 Renders procedural faces (or reads --data: a folder, zip/tar, prepared dataset), trains a VAE and
-a small DCGAN for a share of --minutes each, then writes demo-out/index.html (self-contained): the
+a small DCGAN side by side for --minutes (half the cores each; on one core one after the other, 45/55
+of --minutes), then writes demo-out/index.html (self-contained): the
 best samples first (the VAE's fitted prior, the GAN), reconstructions, a latent interpolation GIF,
 loss curves, health signals and grids over training. Each run folder gets its own report.html."""
 
@@ -26,8 +27,9 @@ loss curves, health signals and grids over training. Each run folder gets its ow
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-out"),
     minutes: Annotated[float, typer.Option("--minutes", "-m", min=0.05,
-                                           help="Training budget (wall clock), split 45/55 between the VAE and the "
-                                                "GAN; the default number of faces scales with it.")] = 4.0,
+                                           help="Training budget (wall clock): the VAE and the GAN train side by "
+                                                "side for all of it (one core: split 45/55); the default number of "
+                                                "faces scales with it.")] = 4.0,
     data: Annotated[str | None, typer.Option("--data", "-d", help="Your images instead of the procedural faces: "
                                                                   "a folder, zip/tar or prepared dataset.")] = None,
     n: Annotated[int | None, typer.Option("--n", "-n", min=256, help="Number of procedural faces (default 2000 "

@@ -174,6 +174,11 @@ class Trainer:
                 self._lock.release()
             torch.set_num_threads(prev_threads)
 
+    def request_stop(self) -> None:
+        """Stop after the current step and save a resumable checkpoint, as on Ctrl-C (safe from another thread;
+        :func:`run` then raises KeyboardInterrupt)."""
+        self._signal = signal.SIGINT
+
     @property
     def is_main(self) -> bool:
         return self.dist.is_main
