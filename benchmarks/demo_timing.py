@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/demo_timing.py --minutes 1 --out demo-1
     .venv/bin/python benchmarks/demo_timing.py --screenshot docs/images/demo_report.png
 
-Runs the real command in a subprocess and records wall seconds per stage (from the time each ``[k/5]`` line
-appears), total wall and CPU seconds (the demo and its worker processes), the load average before and after,
-and the steps each run reached. Writes ``benchmarks/results/demo.json``. A shared machine stretches every stage
-(rendering and report writing) except training, whose budget is wall-clock: compare CPU seconds and steps too.
+Runs the real command in a subprocess and records wall seconds per stage (from the time each ``[k/5]`` or
+``[2-3/5]`` line appears), total wall and CPU seconds (the demo and its worker processes), the load average
+before and after, and the steps each run reached. Writes ``benchmarks/results/demo.json``. A shared machine
+stretches every stage (rendering and report writing) except training, whose budget is wall-clock: compare CPU
+seconds and steps too.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def main() -> None:
     assert proc.stderr is not None
     for line in proc.stderr:
         sys.stderr.write(line)
-        if m := re.match(r"\[(\d)/(\d)\] (.*)", line):
+        if m := re.match(r"\[(\d(?:-\d)?)/(\d)\] (.*)", line):
             stages[f"{m.group(1)}/{m.group(2)} {m.group(3).strip()}"] = round(time.perf_counter() - t0, 1)
         if m := re.match(r"done: step (\d+)/", line):
             steps.append(int(m.group(1)))
