@@ -4,7 +4,9 @@ A small model gains less than twice the speed from a second intra-op thread (its
 split well), so two such runs side by side, one thread each, for the whole time make more steps than the same
 runs one after the other on all threads, each for its share of the time (the demo's VAE and GAN are measured in
 BENCHMARKS.md). The runs share the process: torch releases the GIL inside its kernels, and each run keeps its own
-model, optimisers, data stream and run folder. Used by ``animegen demo``.
+model, optimisers, data stream and run folder. Used by ``animegen demo``. Both draw from torch's global random
+generator in turn, so a run trained side by side does not repeat exactly from its seed (a wall-clock budget
+already makes the demo's runs differ from one machine to the next).
 
 Ctrl-C stops both: the run on the main thread stops after its step and saves as usual
 (:class:`~animegen.train.trainer.Trainer`), then the other one is asked to do the same
