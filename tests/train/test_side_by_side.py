@@ -1,6 +1,8 @@
 """Two runs trained at the same time in one process (animegen.train.side_by_side, used by the demo)."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from train_toys import random_images, toy_config, toys  # noqa: F401  (toys is a fixture)
@@ -11,14 +13,14 @@ from animegen.train import TrainingDiverged
 from animegen.train.side_by_side import train_side_by_side
 
 
-def test_both_runs_finish_in_their_own_folders_and_the_thread_count_is_restored(tmp_path, toys):
-    before = torch.get_num_threads()
+def test_both_runs_finish_in_their_own_folders_and_the_thread_settings_are_restored(tmp_path, toys):
+    before, interval = torch.get_num_threads(), sys.getswitchinterval()
     main_dir, other_dir = train_side_by_side(toy_config("toy-ae", steps=6, threads=0),
                                              toy_config("toy-gan", steps=5, threads=0), tmp_path,
                                              data=random_images(), threads=1)
     assert (main_dir.name, other_dir.name) == ("toy-ae-1", "toy-gan-1")
     assert read_header(main_dir / FINAL)["step"] == 6 and read_header(other_dir / FINAL)["step"] == 5
-    assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before and sys.getswitchinterval() == interval
 
 
 def test_a_failure_in_the_background_run_is_raised_once_the_main_run_is_done(tmp_path, toys):

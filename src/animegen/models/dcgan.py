@@ -32,13 +32,15 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
     ``diffaug="translation"``;
   * (training settings, in the recipe file) batch 16 (1.8× the updates of batch 32 per CPU-minute, and a
     lower FID at equal CPU); Adam at lr 4e-4 for G and D, lowered linearly to 0 over the last 30 % of the run
-    (``train.lr_decay=0.3``; both lowered FID at equal CPU); and an EMA of G (decay 0.999 from step 1,000)
+    (``train.lr_decay=0.3``; the rate lowered FID at equal CPU on two seeds, the decay's effect is within the
+    seed spread); and an EMA of G (decay 0.999 from step 1,000)
     whose BatchNorm statistics the trainer re-estimates for the averaged weights before each export
     (``animegen.train.ema.recalibrate_batchnorm``);
-  * (also in the recipe file, not the preset) ``g_top_width=32``: one more nearest ×2 + conv 3×3 + BN + ReLU
-    block, so G computes at 64 px before its RGB conv (``[B, 32, 32, 32] → [B, 32, 64, 64] → [B, 3, 64, 64]``)
-    instead of mapping upsampled 32 px features straight to RGB. It costs about as much per step and gave a
-    clearly lower FID at the same steps (BENCHMARKS.md).
+  * (also in the recipe file, not the preset) ``g_top_width=16``: one more nearest ×2 + conv 3×3 + BN + ReLU
+    block, so G computes at 64 px before its RGB conv (``[B, 32, 32, 32] → [B, 16, 64, 64] → [B, 3, 64, 64]``)
+    instead of mapping upsampled 32 px features straight to RGB. A 32-wide block gave a clearly lower FID than
+    none at the same steps; 16 wide is a little cheaper per step and scored lower than 32 at the two seeds
+    compared (BENCHMARKS.md).
 
   What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
   (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
