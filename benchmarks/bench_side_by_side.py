@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 
 def last_step(run: Path) -> int:
-    with open(run / "metrics.jsonl", encoding="utf-8") as f:
-        return max(json.loads(line).get("step", 0) for line in f if line.strip())
+    from animegen.runs import read_metrics
+
+    return max(m.get("step", 0) for m in read_metrics(run))
 
 
 def main() -> None:
@@ -37,12 +38,13 @@ def main() -> None:
 
     import torch
 
+    from animegen.cpus import usable_cores
     from animegen.data.sources import open_source
     from animegen.demo import demo_config, gan_config
     from animegen.fsutil import atomic_write_json
     from animegen.progress import set_quiet
     from animegen.train.device import machine_line
-    from animegen.train.side_by_side import cores, train_side_by_side
+    from animegen.train.side_by_side import train_side_by_side
     from animegen.train.trainer import train
 
     set_quiet(True)
@@ -61,13 +63,13 @@ def main() -> None:
                 else:
                     vae_dir, gan_dir = train(vae, out, data=images), train(gan, out, data=images)
                 row = {"mode": mode, "repeat": rep, "threads_per_run": torch.get_num_threads()
-                       if mode != "side by side" else max(1, cores() // 2),
+                       if mode != "side by side" else max(1, usable_cores() // 2),
                        "vae_steps": last_step(vae_dir), "gan_steps": last_step(gan_dir),
                        "wall_s": round(time.time() - t0, 1), "load_before": round(load0, 2)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     result = {"command": "python benchmarks/bench_side_by_side.py " + " ".join(sys.argv[1:]),
-              "machine": machine_line(), "cores": cores(), "seconds_per_run": args.seconds, "rows": rows}
+              "machine": machine_line(), "cores": usable_cores(), "seconds_per_run": args.seconds, "rows": rows}
     atomic_write_json(Path(args.out), result, mark=True)
     print(f"wrote {args.out}")
 

@@ -99,9 +99,9 @@ def test_demo_on_your_own_images_without_the_gan(tmp_path):
 
 
 def test_on_one_core_the_two_runs_train_one_after_the_other(tmp_path, monkeypatch, capsys):
-    import animegen.train.side_by_side as sbs
+    import animegen.cpus
 
-    monkeypatch.setattr(sbs, "cores", lambda: 1)
+    monkeypatch.setattr(animegen.cpus, "usable_cores", lambda: 1)
     run_demo(tmp_path / "one", minutes=30.0, n=64, size=32, seed=0, steps=2)
     err = capsys.readouterr().err
     assert "[2/5] training a VAE for 14 min" in err and "[3/5] training a GAN" in err and "side by side" not in err

@@ -122,18 +122,19 @@ def run_demo(out: str | Path, minutes: float = 4.0, n: int | None = None, size: 
     ``steps``: also stop each training run after this many steps (smoke tests; the time budget still applies).
     """
     from animegen.checkpoint import load_model
+    from animegen.cpus import usable_cores
     from animegen.data.sources import open_source
     from animegen.latent.interpolate import loop
     from animegen.report import write_report
     from animegen.report.demo_page import DemoResult, write_demo_page
     from animegen.report.rundata import FACES, RunData
     from animegen.runs import FINAL
-    from animegen.train.side_by_side import cores, train_side_by_side
+    from animegen.train.side_by_side import train_side_by_side
     from animegen.train.trainer import train
 
     out = Path(out)
     _check(out, data, size, minutes)
-    budget = DemoBudget.split(minutes, gan, side_by_side=cores() >= 2)
+    budget = DemoBudget.split(minutes, gan, side_by_side=usable_cores() >= 2)
     stages = 5 if gan else 4
     t0 = time.time()
     if data is None:

@@ -42,4 +42,3 @@ def test_when_the_main_run_fails_the_other_stops_and_leaves_a_resumable_state(tm
         train_side_by_side(failing, slow, tmp_path, data=random_images())
     step = read_header(tmp_path / "slow-1" / STATE)["step"]
     assert 0 <= step < 100_000 and not (tmp_path / "slow-1" / FINAL).exists()
-

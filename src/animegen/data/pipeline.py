@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import signal
 import sys
 from collections import deque
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from animegen.cpus import usable_cores
 from animegen.data.crop import Box, center_square, crop_square, face_square, letterbox
 from animegen.data.decode import DEFAULT_MAX_PIXELS, Rejected, open_image, pixel_limit, read_bytes, to_mode
 from animegen.data.dedup import DEFAULT_THRESHOLD, dhash
@@ -237,11 +237,7 @@ def chunk_size(opts: PrepareOptions) -> int:
 
 
 def default_workers() -> int:
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 16))
+    return min(usable_cores(), 16)
 
 
 def _mp_context():

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from animegen.cpus import usable_cores
 from animegen.data import synth_draw as D
 from animegen.errors import DataError
 
@@ -192,10 +193,7 @@ def _check_size(size: int) -> int:
 
 
 def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def iter_faces(n: int, size: int = 64, seed: int = 0, start: int = 0, correlate: bool = False,

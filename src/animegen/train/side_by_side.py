@@ -15,7 +15,6 @@ background thread raises its error here once the main run is done, so nothing is
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -23,19 +22,12 @@ from pathlib import Path
 import torch
 
 from animegen.config import RunConfig
+from animegen.cpus import usable_cores
 from animegen.data.sources import ImageSet
 
 SWITCH_INTERVAL_S = 0.0005
 """Python's GIL switch interval while two runs train (default 0.005 s): a run returning from a torch kernel waits
 at most this long for the other run's Python code to hand the GIL back."""
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def train_side_by_side(main_cfg: RunConfig, other_cfg: RunConfig, out_dir: str | Path,
@@ -44,7 +36,7 @@ def train_side_by_side(main_cfg: RunConfig, other_cfg: RunConfig, out_dir: str |
     (default: half the cores, at least 1); return both run folders (main first)."""
     from animegen.train.trainer import Trainer
 
-    threads = threads or max(1, cores() // 2)
+    threads = threads or max(1, usable_cores() // 2)
     other = Trainer(other_cfg, out_dir, data=data)
     outcome: dict[str, object] = {}
 
