@@ -57,14 +57,14 @@ def main() -> None:
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     stages: dict[str, float] = {}
-    steps: list[int] = []
+    steps: dict[str, int] = {}
     assert proc.stderr is not None
     for line in proc.stderr:
         sys.stderr.write(line)
         if m := re.match(r"\[(\d(?:-\d)?)/(\d)\] (.*)", line):
             stages[f"{m.group(1)}/{m.group(2)} {m.group(3).strip()}"] = round(time.perf_counter() - t0, 1)
-        if m := re.match(r"done: step (\d+)/", line):
-            steps.append(int(m.group(1)))
+        if m := re.match(r"done: step (\d+)/.*runs/(vae|gan)-demo-\d+/", line):  # side by side: either may end first
+            steps[m.group(2)] = int(m.group(1))
     rc = proc.wait()
     wall = time.perf_counter() - t0
     if rc != 0:
@@ -72,7 +72,7 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {"command": " ".join(cmd[1:]), "minutes": args.minutes, "wall_s": round(wall, 1),
               "cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "stage_started_at_s": stages,
-              "steps_vae_gan": steps, "load_before": load_before, "load_after": os.getloadavg(),
+              "steps": steps, "load_before": load_before, "load_after": os.getloadavg(),
               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cores": os.cpu_count()}
     print(json.dumps(result, indent=2))
     atomic_write_json(args.results, result)

@@ -1,8 +1,8 @@
 """Does the demo's VAE keep hair and eye colour, and do its N(0, I) samples have the training set's colours?
 
 Trains the VAE recipe of ``animegen demo`` (``animegen.demo.demo_config``: the built-in faces ``synth:8000:0`` at
-64 px, batch 64) for a fixed number of steps (default 600, what the default 4-minute demo reaches on the quiet
-2-core machine), then measures with the image probe trained on other synthetic faces
+64 px, batch 32) for a fixed number of steps (default 1,000, what the default 4-minute demo's VAE reaches on the
+quiet 2-core Intel Xeon box), then measures with the image probe trained on other synthetic faces
 (``animegen.latent.probe.default_probe``):
 
 * ``retention``: the probe's hair/eye-colour accuracy on 1,000 unseen synthetic faces (``synth`` seed 3) and on
@@ -10,12 +10,15 @@ Trains the VAE recipe of ``animegen demo`` (``animegen.demo.demo_config``: the b
 * ``prior_colours``: predicted hair/eye-colour frequencies of 1,000 N(0, I) samples against the training labels
   (total variation distance; ``class_histogram_distance``), also for the fitted-Gaussian prior.
 
+``--checkpoint`` scores a VAE trained elsewhere instead (e.g. ``DEMO_OUT/runs/vae-demo-1/final.safetensors`` after
+``animegen demo`` or ``benchmarks/demo_timing.py``: the demo end to end); its steps are read from the run's log.
 Writes ``benchmarks/results/demo_vae_probe_<label>.json`` and ``docs/images/demo_vae_<label>_{standard,recon}.png``.
-``--set`` overrides go on top of the demo recipe (e.g. the previous one: ``--set model.calibrate_obs_std=false``)::
+``--set`` overrides go on top of the demo recipe (e.g. without its RGB skips: ``--set model.rgb_skips=false``)::
 
-    OMP_NUM_THREADS=1 python benchmarks/demo_vae_probe.py --label new
-    OMP_NUM_THREADS=1 python benchmarks/demo_vae_probe.py --label fixed-sigma --set model.calibrate_obs_std=false \\
-        --set model.obs_std=0.1
+    OMP_NUM_THREADS=1 python benchmarks/demo_vae_probe.py --label sk1000
+    OMP_NUM_THREADS=1 python benchmarks/demo_vae_probe.py --label c1100 --steps 1100 --set model.rgb_skips=false
+    python benchmarks/demo_timing.py --out demo-t && OMP_NUM_THREADS=1 python benchmarks/demo_vae_probe.py \\
+        --label demo --checkpoint demo-t/runs/vae-demo-1/final.safetensors
 """
 from __future__ import annotations
 
@@ -32,8 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--label", required=True)
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--set", action="append", default=[], help="extra model/train overrides on the demo recipe")
+    ap.add_argument("--checkpoint", default=None,
+                    help="score this VAE (trained on the demo's faces) instead of training one; --steps/--set unused")
     ap.add_argument("--n-test", type=int, default=1000)
     ap.add_argument("--work", default=None, help="folder for the run (default: a temporary one)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
@@ -51,7 +56,7 @@ def main() -> None:
     from animegen.imaging import save_grid, to_tensor
     from animegen.latent.probe import default_probe, label_columns
     from animegen.latent.retention import COLOUR_ATTRIBUTES, attribute_retention, class_histogram_distance
-    from animegen.runs import FINAL
+    from animegen.runs import FINAL, read_metrics
     from animegen.train.device import machine_line
     from animegen.train.trainer import train
 
@@ -61,11 +66,17 @@ def main() -> None:
     cfg = demo_config(1e9, len(data), 64, 0)
     cfg.train.steps, cfg.train.max_minutes, cfg.train.threads = args.steps, 0.0, 1
     cfg = apply_overrides(cfg, args.set)
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="demo_vae_probe-"))
-    t0 = time.process_time()
-    run = train(cfg, work / "runs", data=data)
-    train_cpu = time.process_time() - t0
-    model = load_model(run / FINAL).eval()
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+        steps = max((int(r["step"]) for r in read_metrics(ckpt.parent) if "step" in r), default=None)
+        train_cpu, recipe = None, f"trained elsewhere: {ckpt}"
+    else:
+        work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="demo_vae_probe-"))
+        t0 = time.process_time()
+        run = train(cfg, work / "runs", data=data)
+        train_cpu = round(time.process_time() - t0, 1)
+        ckpt, steps, recipe = run / FINAL, args.steps, DEMO_VAE + args.set
+    model = load_model(ckpt).eval()
 
     probe = default_probe()
     imgs, labels = render_faces(args.n_test, 64, seed=3)
@@ -86,7 +97,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/demo_vae_probe.py " + " ".join(sys.argv[1:]),
         "machine": machine_line(),
-        "recipe": DEMO_VAE + args.set, "steps": args.steps, "train_cpu_seconds": round(train_cpu, 1),
+        "recipe": recipe, "steps": steps, "train_cpu_seconds": train_cpu,
         "probe": {"data": getattr(probe, "report", {}).get("data"),
                   "held_out": getattr(probe, "report", {}).get("held_out", {})},
         "test_faces": f"synth seed 3, {args.n_test} faces",

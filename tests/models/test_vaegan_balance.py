@@ -39,6 +39,12 @@ def test_adaptive_weight_is_the_ratio_of_the_gradient_norms_on_the_last_layer():
     assert torch.allclose(model._gan_balance(2 * rec, gan), 2 * expected, rtol=1e-4)  # it follows the rec. term
 
 
+def test_the_last_layer_is_the_full_resolution_rgb_conv_with_rgb_skips_too():
+    model = VAEGAN(VAEGANConfig(**TINY, rgb_skips=True), SPEC)
+    assert len(model.decoder.to_rgb) == 1  # registered after ``out``: not the last layer
+    assert model.decoder_last_weight() is model.decoder.out.weight
+
+
 def test_adaptive_weight_and_r1_are_logged_by_a_training_step():
     torch.manual_seed(0)
     on = step(VAEGAN(VAEGANConfig(**TINY, adaptive_gan_weight=True, r1_gamma=1.0), SPEC))

@@ -42,6 +42,9 @@ class AEConfig:
     norm: Literal["batch", "group", "none"] = "batch"
     upsample: Literal["transpose", "nearest"] = "transpose"
     """Decoder upsampling: ConvTranspose k4 s2, or nearest ×2 + conv 3×3."""
+    rgb_skips: bool = False
+    """Decoder: also map every lower-resolution block to RGB (1×1 conv) and sum the upsampled maps into the output
+    (StyleGAN2's skip generator), a short path from the code to the image's coarse colours."""
     loss: Literal["mse", "l1", "bce"] = "mse"
     """Reconstruction loss summed per image: squared error, absolute error, or Bernoulli
     cross-entropy on [0, 1] targets (the decoder then outputs logits; MNIST)."""

@@ -17,6 +17,7 @@ first two widths (28 → 14 → 7, a 7×7 grid at the bottleneck). See :func:`bl
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from animegen.models.blocks import Reshape, act, down_block, norm2d, plan_stages, stage_widths, up_block
 
@@ -41,7 +42,7 @@ class ConvEncoder(nn.Module):
 
 class ConvDecoder(nn.Module):
     def __init__(self, latent_dim: int, channels: int, size: int, widths: tuple[int, ...], norm: str = "batch",
-                 upsample: str = "transpose"):
+                 upsample: str = "transpose", rgb_skips: bool = False):
         super().__init__()
         n, base = plan_stages(size)
         ws = stage_widths(widths, n)
@@ -52,15 +53,29 @@ class ConvDecoder(nn.Module):
             act("relu"),
         )
         ups: list[nn.Module] = []
+        couts: list[int] = []
         for j in range(n):  # widths back down: 256 → 128 → 64 → 32 → 32 (64 px)
             cin = ws[n - 1 - j]
             cout = ws[n - 2 - j] if j < n - 1 else ws[0]
             ups.append(up_block(cin, cout, norm=norm, activation="relu", mode=upsample))
+            couts.append(cout)
         self.ups = nn.Sequential(*ups)  # [B, ws[0], size, size]
         self.out = nn.Conv2d(ws[0], channels, 3, 1, 1)  # [B, C, size, size]
+        # rgb_skips: a 1×1 conv to the image's channels after every lower-resolution block, summed through bilinear
+        # ×2 upsampling into the output (the "skip" generator of StyleGAN2, Karras et al. 2020, §4.1)
+        self.to_rgb = nn.ModuleList(nn.Conv2d(c, channels, 1) for c in couts[:-1]) if rgb_skips else None
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.out(self.ups(self.stem(z)))
+        h = self.stem(z)  # [B, 256, 4, 4] at 64 px
+        if not self.to_rgb:  # no skips (or a single block: nothing below full resolution)
+            return self.out(self.ups(h))
+        *lower, top = self.ups
+        h = lower[0](h)  # [B, w_0, 2·base, 2·base]
+        rgb = self.to_rgb[0](h)  # [B, C, 2·base, 2·base]
+        for up, to_rgb in zip([*lower[1:], top], [*self.to_rgb[1:], self.out], strict=True):
+            h = up(h)  # [B, w_j, s, s]
+            rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False) + to_rgb(h)  # [B, C, s, s]
+        return rgb  # [B, C, size, size]
 
 
 class MLPEncoder(nn.Module):
@@ -101,6 +116,5 @@ def build_encoder(cfg, spec, out_features: int) -> nn.Module:
 def build_decoder(cfg, spec) -> nn.Module:
     if cfg.arch == "mlp":
         return MLPDecoder(cfg.latent_dim, spec.channels, spec.size, cfg.hidden)
-    return ConvDecoder(
-        cfg.latent_dim, spec.channels, spec.size, tuple(cfg.widths), norm=cfg.norm, upsample=cfg.upsample
-    )
+    return ConvDecoder(cfg.latent_dim, spec.channels, spec.size, tuple(cfg.widths), norm=cfg.norm,
+                       upsample=cfg.upsample, rgb_skips=cfg.rgb_skips)

@@ -68,6 +68,9 @@ class VAEConfig:
     latent_dim: int = 128
     norm: Literal["batch", "group", "none"] = "batch"
     upsample: Literal["transpose", "nearest"] = "transpose"
+    rgb_skips: bool = False
+    """Decoder: also map every lower-resolution block to RGB (1×1 conv) and sum the upsampled maps into the output
+    (StyleGAN2's skip generator), a short path from the code to the image's coarse colours."""
     likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
     obs_std: float = 0.1
     """Gaussian observation std σ in [-1, 1] pixel units (0.1 ≈ 13 grey levels); the initial value if learned."""

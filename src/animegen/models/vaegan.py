@@ -65,6 +65,8 @@ class VAEGANConfig:
     latent_dim: int = 128
     norm: Literal["batch", "group", "none"] = "batch"
     upsample: Literal["transpose", "nearest"] = "nearest"
+    rgb_skips: bool = False
+    """Decoder: also map every lower-resolution block to RGB and sum the upsampled maps (see :class:`VAEConfig`)."""
     d_width: int = 32
     """Discriminator base width: channels d_width · (1, 2, 4, 8, ...) per stage."""
     feature_layer: int = 0
@@ -265,7 +267,11 @@ class VAEGAN(MixturePrior):
         return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0.0, 1e4).detach()
 
     def decoder_last_weight(self) -> Tensor:
-        """The weight of the decoder's output layer (its last conv or linear layer)."""
+        """The weight of the decoder's output layer: the full-resolution RGB conv (``out``; with ``rgb_skips`` the
+        lower-resolution RGB convs are registered after it), else its last conv or linear layer."""
+        out = getattr(self.decoder, "out", None)
+        if isinstance(out, nn.Conv2d):
+            return out.weight
         last = [m for m in self.decoder.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][-1]
         return last.weight
 

@@ -64,9 +64,9 @@ def write_demo_page(res: DemoResult) -> Path:
     page.add(Section("Latent interpolation").image(res.out / "interpolation.gif", walk, width=max(192, res.size * 2)))
     page.add(Section("Training faces").image(res.out / "training_faces.png", f"32 of the {res.n} training images"))
     page.add(Section("Samples from N(0, I)", key="standard-prior").image(
-        res.out / "samples.png", "the same VAE decoding z ~ N(0, I): after minutes of training the codes of real "
-        "faces spread over a different region than that ball, so these come out blurred and with fewer hair "
-        "colours than the training faces; the fitted prior above samples where the codes are"))
+        res.out / "samples.png", "the same VAE decoding z ~ N(0, I), the prior its training pulls the codes towards "
+        "(the KL and an MMD term); after minutes of training the codes still sit only roughly there, so these are "
+        "blurrier than the fitted prior's faces above, which samples where the codes are"))
     for run in res.runs:
         for sec in _prefixed(run):
             page.add(sec)
