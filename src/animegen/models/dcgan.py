@@ -39,8 +39,8 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
   * (also in the recipe file, not the preset) ``g_top_width=16``: one more nearest ×2 + conv 3×3 + BN + ReLU
     block, so G computes at 64 px before its RGB conv (``[B, 32, 32, 32] → [B, 16, 64, 64] → [B, 3, 64, 64]``)
     instead of mapping upsampled 32 px features straight to RGB. A 32-wide block gave a clearly lower FID than
-    none at the same steps; 16 wide is a little cheaper per step and scored lower than 32 at the two seeds
-    compared (BENCHMARKS.md).
+    none at the same steps; 16 wide is a little cheaper per step and scored lower than 32 at two of the three
+    seeds compared, 3.5 FID lower on average, within the seed spread (BENCHMARKS.md).
 
   What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
   (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
