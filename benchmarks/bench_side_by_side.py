@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
-def last_step(run: Path) -> int:
-    from animegen.runs import read_metrics
+def steps_of(run: Path) -> int:
+    from animegen.runs import last_step, read_metrics
 
-    return max(m.get("step", 0) for m in read_metrics(run))
+    return last_step(read_metrics(run))
 
 
 def main() -> None:
@@ -64,7 +64,7 @@ def main() -> None:
                     vae_dir, gan_dir = train(vae, out, data=images), train(gan, out, data=images)
                 row = {"mode": mode, "repeat": rep, "threads_per_run": torch.get_num_threads()
                        if mode != "side by side" else max(1, usable_cores() // 2),
-                       "vae_steps": last_step(vae_dir), "gan_steps": last_step(gan_dir),
+                       "vae_steps": steps_of(vae_dir), "gan_steps": steps_of(gan_dir),
                        "wall_s": round(time.time() - t0, 1), "load_before": round(load0, 2)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)

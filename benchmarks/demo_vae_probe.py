@@ -56,7 +56,7 @@ def main() -> None:
     from animegen.imaging import save_grid, to_tensor
     from animegen.latent.probe import default_probe, label_columns
     from animegen.latent.retention import COLOUR_ATTRIBUTES, attribute_retention, class_histogram_distance
-    from animegen.runs import FINAL, read_metrics
+    from animegen.runs import FINAL, last_step, read_metrics
     from animegen.train.device import machine_line
     from animegen.train.trainer import train
 
@@ -68,7 +68,7 @@ def main() -> None:
     cfg = apply_overrides(cfg, args.set)
     if args.checkpoint:
         ckpt = Path(args.checkpoint)
-        steps = max((int(r["step"]) for r in read_metrics(ckpt.parent) if "step" in r), default=None)
+        steps = last_step(read_metrics(ckpt.parent)) or None  # None: no log beside the checkpoint
         train_cpu, recipe = None, f"trained elsewhere: {ckpt}"
     else:
         work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="demo_vae_probe-"))

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +244,11 @@ class MetricLogger:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def last_step(records: Iterable[dict]) -> int:
+    """The highest step in a run's metric records (:func:`read_metrics`), 0 when none has one."""
+    return max((int(r.get("step", 0)) for r in records), default=0)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

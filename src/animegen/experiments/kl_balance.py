@@ -108,9 +108,9 @@ NOTE = ("β·KL beside a summed squared error has the gradients of the σ = √�
 
 
 def _steps(run_dir) -> int:
-    from animegen.runs import read_metrics
+    from animegen.runs import last_step, read_metrics
 
-    return max((int(r.get("step", 0)) for r in read_metrics(run_dir)), default=0)
+    return last_step(read_metrics(run_dir))
 
 
 def _get(rows: list[dict], label: str) -> dict:

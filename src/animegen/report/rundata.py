@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from animegen.errors import AnimegenError
-from animegen.runs import CONFIG, METRICS, PREFERRED, read_metrics
+from animegen.runs import CONFIG, METRICS, PREFERRED, last_step, read_metrics
 
 STEP_FILE = re.compile(r"^step-(\d+)\.png$")
 FACES = 256
@@ -95,7 +95,7 @@ class RunData:
 
     @property
     def last_step(self) -> int:
-        return max((int(r.get("step", 0)) for r in self.records), default=0)
+        return last_step(self.records)
 
     # ---- pictures the trainer wrote
     @property
