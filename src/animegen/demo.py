@@ -8,9 +8,8 @@ Stages (``--minutes`` M scales all of them; M = 4 keeps the whole demo within 5 
 3. a DCGAN (Radford et al. 2016; the ``fast`` preset that ``configs/gan-recommended.toml`` spells out, at batch
    32 and without that recipe's 64 px generator block, learning rate 4e-4 and decay), trained side by side for
    M minutes each, half the cores each (:func:`animegen.train.side_by_side.train_side_by_side`: these small
-   models gain less than twice the speed from a second thread, so the VAE makes far more steps than in its share
-   of M one after the other, and the GAN about as many); on one core, one after the other, ``VAE_SHARE · M`` and
-   ``GAN_SHARE · M`` minutes;
+   models gain less than twice the speed from a second thread, so each makes more steps than in its share of M
+   one after the other); on one core, one after the other, ``VAE_SHARE · M`` and ``GAN_SHARE · M`` minutes;
 4. pictures (``out/*.png``, ``out/interpolation.gif``): training faces, fitted-prior and N(0, I) VAE samples,
    GAN samples, reconstructions, an interpolation GIF;
 5. ``out/index.html``: the best samples first, then each run's curves, health, grids, metrics and facts
