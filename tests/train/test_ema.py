@@ -103,7 +103,7 @@ def test_trainer_exports_ema_weights_with_statistics_of_their_own(tmp_path, toys
     weights (not the live ones), from EMA_BN_BATCHES batches of the trainer's seeded prior samples."""
     from animegen.checkpoint import load_model
     from animegen.train import train
-    from animegen.train.trainer import EMA_BN_BATCHES
+    from animegen.train.export import EMA_BN_BATCHES
 
     cfg = toy_config("toy-gan", steps=6, model={"bn": True}, ema_decay=0.5)
     run = train(cfg, tmp_path, data=random_images())

@@ -105,7 +105,7 @@ def test_dry_run_and_bf16_channels_last(tmp_path, toys):
 
 
 def test_dry_run_shrinks_synthetic_sources():
-    from animegen.train.trainer import dry_run_config
+    from animegen.train.setup import dry_run_config
 
     cfg = toy_config("toy-ae")
     cfg.data.source = "synth:20000:3"

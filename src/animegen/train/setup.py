@@ -1,16 +1,19 @@
-"""What a run starts from: the config (a recipe, or a run folder's ``config.json`` under ``--resume``),
-its dry-run variant, and the images."""
+"""What a run starts from: the config (a recipe, or a run folder's ``config.json`` under ``--resume``), its
+checks, its dry-run variant, the images, and the Ctrl-C / SIGTERM handlers that stop it at a step's end."""
 from __future__ import annotations
 
 import copy
 import re
+import signal
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from animegen import runs
 from animegen.config import RunConfig
 from animegen.data.sources import ImageSet
 from animegen.errors import ConfigError, DataError
+from animegen.limits import check_run_config
 from animegen.train import distributed as D
 
 if TYPE_CHECKING:
@@ -25,6 +28,19 @@ def load_run_config(run_dir: str | Path) -> RunConfig:
         return runs.read_run_config(run_dir)
     except ConfigError as exc:
         raise ConfigError(f"cannot resume: {exc}") from None
+
+
+def validate_config(cfg: RunConfig) -> None:
+    """Raise ConfigError (one line) for settings that cannot train, before anything is sized from them."""
+    t = cfg.train
+    check_run_config(cfg)  # finite, non-negative, bounded
+    if not 0 < t.rollback_lr_factor <= 1:
+        raise ConfigError("train.rollback_lr_factor must be in (0, 1]")
+    if not 0 <= t.ema_decay < 1:
+        raise ConfigError("train.ema_decay must be in [0, 1) (0 disables the EMA)")
+    if not (0 <= t.lr_decay <= 1 and 0 <= t.lr_decay_to <= 1):
+        raise ConfigError("train.lr_decay and train.lr_decay_to must be in [0, 1] (the share of the run over "
+                          "which learning rates decay, and their final share)")
 
 
 def dry_run_config(cfg: RunConfig) -> RunConfig:
@@ -62,3 +78,22 @@ def load_data(tr: Trainer) -> ImageSet:
         vm = ds.val_mask[:DRY_RUN_IMAGES] if ds.val_mask is not None else None
         ds = ImageSet(ds.images[:DRY_RUN_IMAGES], ds.name, ds.fingerprint, None, vm, ds.meta)
     return ds
+
+
+def install_stop_handlers(tr: Trainer) -> dict[int, Any]:
+    """SIGINT/SIGTERM set ``tr._signal`` (the loop saves a resumable checkpoint after the current step); a second
+    one aborts at once. Returns the previous handlers to restore; none are installed off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum, frame):  # noqa: ARG001
+        if tr._signal is not None:  # second Ctrl-C: abort now, without saving
+            raise KeyboardInterrupt
+        tr._signal = signum
+        tr.say("stopping after this step to save a resumable checkpoint (Ctrl-C again aborts without saving)", True)
+
+    old: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+    return old

@@ -49,7 +49,6 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,6 @@ from animegen.config import RunConfig, to_dict
 from animegen.data.sources import ImageSet
 from animegen.errors import CheckpointError, ConfigError
 from animegen.fsutil import atomic_write_json
-from animegen.limits import check_run_config
 from animegen.models import MODELS, DataSpec, build_model
 from animegen.progress import bars_enabled, info, is_quiet, progress
 from animegen.runs import MetricLogger, RunLock, create_run_dir
@@ -71,12 +69,12 @@ from animegen.train.context import Divergence, TrainContext
 from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
 from animegen.train.ema import EMA
-from animegen.train.evaluation import DIVERSITY_IMAGES, VAL_MAX_IMAGES, evaluate  # noqa: F401 (re-exported)
-from animegen.train.export import EMA_BN_BATCHES, EXPORT_FIT_IMAGES, checkpoint, save_after_crash, write_samples  # noqa: F401
+from animegen.train.evaluation import DIVERSITY_IMAGES, evaluate
+from animegen.train.export import checkpoint, save_after_crash, write_samples
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
 from animegen.train.schedule import budget_used, decay_factor, run_progress
-from animegen.train.setup import DRY_RUN_IMAGES, dry_run_config, load_data, load_run_config  # noqa: F401
+from animegen.train.setup import dry_run_config, install_stop_handlers, load_data, load_run_config, validate_config
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
 from animegen.train.window import LogWindow, log_window, summary_line
@@ -155,7 +153,7 @@ class Trainer:
         finished = False
         try:
             self._setup()
-            old_handlers = self._install_signal_handlers()
+            old_handlers = install_stop_handlers(self)
             run_dir = self._loop()
             finished = True
             return run_dir
@@ -184,17 +182,6 @@ class Trainer:
         return self.dist.is_main
 
     # ---- set-up ---------------------------------------------------------------------------------
-    def _validate(self) -> None:
-        t = self.tc
-        check_run_config(self.cfg)  # finite, non-negative, bounded: before anything is sized from it
-        if not 0 < t.rollback_lr_factor <= 1:
-            raise ConfigError("train.rollback_lr_factor must be in (0, 1]")
-        if not 0 <= t.ema_decay < 1:
-            raise ConfigError("train.ema_decay must be in [0, 1) (0 disables the EMA)")
-        if not (0 <= t.lr_decay <= 1 and 0 <= t.lr_decay_to <= 1):
-            raise ConfigError("train.lr_decay and train.lr_decay_to must be in [0, 1] (the share of the run over "
-                              "which learning rates decay, and their final share)")
-
     def say(self, msg: str, always: bool = False) -> None:
         """A status line on stderr from rank 0; ``always``: warnings and notices that --quiet does not hide."""
         if not self.is_main or (is_quiet() and not always):
@@ -206,7 +193,7 @@ class Trainer:
 
     def _setup(self) -> None:
         cfg, tc = self.cfg, self.tc
-        self._validate()
+        validate_config(self.cfg)
         if self.resume_dir is not None:
             if self.is_main:  # one writer per run, before anything is read or written
                 self._lock = RunLock(self.resume_dir).acquire()
@@ -297,23 +284,6 @@ class Trainer:
             self.set_lr_scale(self.lr_scale)
 
     # ---- the loop -------------------------------------------------------------------------------
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def handler(signum, frame):  # noqa: ARG001
-            if self._signal is not None:  # second Ctrl-C: abort now, without saving
-                raise KeyboardInterrupt
-            self._signal = signum
-            self.say("stopping after this step to save a resumable checkpoint (Ctrl-C again aborts without saving)",
-                      True)
-
-        old: dict[int, Any] = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.getsignal(sig)
-            signal.signal(sig, handler)
-        return old
-
     def _loop(self) -> Path:
         tc = self.tc
         total = tc.steps
