@@ -37,18 +37,19 @@ WGAN_SEED002 = Recipe("wgan-seed002", "wgan", FACES + (
 WGAN_GP_SEED002 = Recipe("wgan-gp-seed002", "wgan-gp", FACES + (
     "model.arch=seed002", "model.d_norm=instance", "model.gp_weight=10", "model.n_critic=5",
     "model.optimizer=adam", "model.lr_g=1e-4", "model.lr_d=1e-4", "model.betas=[0.0, 0.9]", "train.batch_size=64"))
-# configs/vae-faces.toml without the mixture prior: the conv VAE with a calibrated σ (Rybkin et al. 2021)
+# configs/vae-faces.toml without the mixture prior: the conv VAE with a calibrated σ (Rybkin et al. 2021) and an MMD
+# term on the codes (Zhao et al. 2019)
 VAE_FACES = Recipe("vae-faces", "vae", FACES + (
     "model.arch=conv", "model.widths=[32, 64, 128, 256]", "model.latent_dim=128", "model.upsample=nearest",
     "model.likelihood=gaussian", "model.calibrate_obs_std=true", "model.obs_std=0.25", "model.beta=1.0",
-    "model.lr=5e-4", "train.batch_size=64"))
+    "model.mmd_weight=3000", "model.lr=5e-4", "train.batch_size=64"))
 # configs/vaegan-faces.toml without the mixture prior (Larsen et al. 2016)
 VAEGAN_FACES = Recipe("vaegan-faces", "vaegan", FACES + (
     "model.widths=[32, 64, 128, 256]", "model.latent_dim=128", "model.upsample=nearest", "model.d_width=32",
     "model.feature_layer=3", "model.beta=1.0", "model.gamma=0.05", "model.pixel_weight=0.1",
-    "model.adaptive_gan_weight=true", "model.gan_weight=2.0", "model.gan_warmup_steps=300",
-    "model.diffaug=translation", "model.lr=2e-4", "model.lr_d=2e-4", "model.betas=[0.5, 0.99]",
-    "train.batch_size=32"))
+    "model.adaptive_gan_weight=true", "model.gan_weight=4.0", "model.gan_warmup_steps=300",
+    "model.diffaug=translation", "model.lr=4e-4", "model.lr_d=4e-4", "model.betas=[0.5, 0.99]",
+    "train.batch_size=16", "train.lr_decay=0.3"))
 # kl-balance: a fixed-σ Gaussian VAE (seed 001's model), σ and β set per sweep point
 VAE_FIXED_SIGMA = Recipe("vae-sigma", "vae", FACES + (
     "model.arch=conv", "model.widths=[32, 64, 128, 256]", "model.latent_dim=64", "model.upsample=nearest",
