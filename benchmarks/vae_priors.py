@@ -79,7 +79,7 @@ def main() -> None:
         header = model.checkpoint_header
         priors = [p for p in args.priors.split(",") if p]
         unfitted = model.fitted_prior() is None or ("gmm" in priors and model.mixture_prior() is None)
-        if unfitted and hasattr(model, "fit_priors"):  # a periodic checkpoint: the trainer fits priors at export
+        if unfitted and hasattr(model, "fit_priors"):  # a periodic export (train.export_priors=end) or an old run
             t0 = time.process_time()
             model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)

@@ -102,6 +102,11 @@ class TrainConfig:
     ``loss`` the family's validation loss (AE/VAE), ``auto`` KID for GANs with ``eval_kid`` and the validation
     loss otherwise. The criterion is written into the run's metrics.jsonl (``best`` events) and checkpoints."""
     keep_checkpoints: int = 2
+    export_priors: Literal["end", "always"] = "end"
+    """When exports fit the costly latent priors (the VAE/VAE-GAN Gaussian mixture and second-stage VAE, up to a
+    minute of CPU each): ``end`` in ``final.safetensors``, on Ctrl-C and, at the end of training, in
+    ``best.safetensors`` (periodic ``step-N``/``last`` exports carry the fitted Gaussian only); ``always`` at
+    every export."""
     grad_clip: float = 0.0
     """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""
     max_grad_norm: float = 0.0

@@ -110,7 +110,7 @@ class EncoderDecoderModel(GenerativeModel):
 
     @torch.no_grad()
     @in_eval_mode
-    def prepare_export(self, batches, averaged: bool) -> None:
+    def prepare_export(self, batches, averaged: bool, costly: bool = True) -> None:
         """Fit the prior to the training codes; with fewer than 2 training images there is no covariance to
         fit, so the checkpoint carries none (``prior_count`` 0: sampling uses N(0, I))."""
         codes = encode_all(self.encode, batches())  # [N, z]

@@ -155,15 +155,18 @@ class GenerativeModel(nn.Module):
         mix = self.mixture_prior()
         if mix is None:
             raise CheckpointError(f"this {self.family} model has no fitted Gaussian mixture (VAE/VAE-GAN runs fit one "
-                                  "at export when model.prior_components > 0, as configs/vae-faces.toml sets); use "
-                                  "prior 'fitted' or 'standard'")
+                                  "when model.prior_components > 0, as configs/vae-faces.toml sets, in "
+                                  "final.safetensors and best.safetensors, and in every export with "
+                                  "train.export_priors=always); use prior 'fitted' or 'standard'")
         return mix
 
     def _resolve_stage2(self) -> Any:
         s2 = self.stage2_prior()
         if s2 is None:
             raise CheckpointError(f"this {self.family} model has no second-stage VAE prior (VAE/VAE-GAN runs fit one "
-                                  "at export when model.prior_stage2 > 0); use prior 'gmm', 'fitted' or 'standard'")
+                                  "when model.prior_stage2 > 0, in final.safetensors and best.safetensors, and in "
+                                  "every export with train.export_priors=always); use prior 'gmm', 'fitted' or "
+                                  "'standard'")
         return s2
 
     def _resolve_prior(self, prior: str) -> GaussianFit | None:
@@ -199,10 +202,12 @@ class GenerativeModel(nn.Module):
         finally:
             self.train(was_training)
 
-    def prepare_export(self, batches: Callable[[], Iterable[Tensor]], averaged: bool) -> None:
+    def prepare_export(self, batches: Callable[[], Iterable[Tensor]], averaged: bool, costly: bool = True) -> None:
         """Called by the trainer just before it writes an exported checkpoint, with the exported weights in
         place (``averaged``: they are an EMA, not the trained weights). ``batches()`` yields unflipped
-        training images ``[B, C, H, W]``. Families may fit what sampling needs (the AE/VAE fitted prior)."""
+        training images ``[B, C, H, W]``. Families may fit what sampling needs (the AE/VAE fitted prior);
+        ``costly`` False (periodic exports, ``train.export_priors = "end"``): fit only what is cheap and mark the
+        rest not fitted."""
 
     def encode(self, x: Tensor) -> Tensor:
         """Images ``[B, C, H, W]`` → latent codes ``[B, latent_dim]`` (the posterior mean for a VAE)."""

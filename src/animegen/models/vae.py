@@ -202,9 +202,18 @@ class MixturePrior(EncoderDecoderModel):
         self.gmm_count.fill_(fit.count)
         return fit
 
+    def clear_costly_priors(self) -> None:
+        """Mark the mixture and the second stage as not fitted (their buffers no longer match the weights)."""
+        self.gmm_count.zero_()
+        if self._stage2_names:
+            self.stage2_count.zero_()
+        self._stage2_cache.clear()
+
     @torch.no_grad()
-    def fit_priors(self, batches) -> Tensor:
-        """Encode ``batches`` once (eval mode), fit and store the Gaussian and the mixture; returns the codes."""
+    def fit_priors(self, batches, costly: bool = True) -> Tensor:
+        """Encode ``batches`` once (eval mode), fit and store the Gaussian and, with ``costly``, the mixture and
+        the second stage (up to a minute of CPU at 4,096 codes; without it they are marked not fitted);
+        returns the codes."""
         was = self.training
         self.eval()
         try:
@@ -213,20 +222,23 @@ class MixturePrior(EncoderDecoderModel):
             self.train(was)
         if codes.shape[0] < 2:  # no covariance to fit: the checkpoint carries no prior (sampling uses N(0, I))
             self.prior_count.zero_()
-            self.gmm_count.zero_()
+            self.clear_costly_priors()
             return codes
         fit = fit_gaussian(codes)
         self.prior_mean.copy_(fit.mean)
         self.prior_scale_tril.copy_(fit.scale_tril)
         self.prior_count.fill_(fit.count)
+        if not costly:
+            self.clear_costly_priors()
+            return codes
         if self.config.prior_components > 0:
             self.fit_mixture(codes)
         if self._stage2_names:
             self.fit_stage2_prior(codes)
         return codes
 
-    def prepare_export(self, batches, averaged: bool) -> None:
-        self.fit_priors(batches())
+    def prepare_export(self, batches, averaged: bool, costly: bool = True) -> None:
+        self.fit_priors(batches(), costly)
 
 
 def validate_vae_config(c) -> None:

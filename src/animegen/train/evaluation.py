@@ -21,7 +21,7 @@ import torch
 from animegen import runs
 from animegen.train import outputs
 from animegen.train.data import fixed_batches
-from animegen.train.export import export, rng_fork
+from animegen.train.export import export, periodic_costly, rng_fork
 from animegen.train.health import collapse_warning, diversity
 from animegen.train.quality import criterion
 
@@ -87,4 +87,4 @@ def evaluate(tr: Trainer) -> None:
     if value is not None and math.isfinite(value) and (tr.best is None or value < tr.best["value"]):
         tr.best = {"metric": metric, "value": value, "step": tr.step, "rule": criterion(tr, metric)["rule"]}
         tr.event("best", metric=metric, value=value, rule=tr.best["rule"])
-        export(tr, runs.BEST)
+        export(tr, runs.BEST, costly=periodic_costly(tr))

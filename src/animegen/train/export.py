@@ -1,9 +1,10 @@
 """What a run writes outside the training loop: sample grids, exported models, the resumable state (also after a crash).
 
 Every export is prepared once per step for all the names it is written under: EMA weights swapped in,
-their BatchNorm statistics re-estimated, then ``model.prepare_export`` (the AE/VAE fit their latent
-prior). :func:`save_crash_state` is the last resort of a run that fails after it trained: it writes the
-newest consistent state, so the run can be resumed once the cause is fixed.
+their BatchNorm statistics re-estimated, then ``model.prepare_export`` (the AE/VAE fit their latent prior;
+periodic exports fit only its cheap part unless ``train.export_priors = "always"``, and ``best`` gets the rest
+at the end, see :func:`finish_best`). :func:`save_crash_state` is the last resort of a run that fails after it
+trained: it writes the newest consistent state, so the run can be resumed once the cause is fixed.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from animegen import runs
+from animegen.checkpoint import load_model, read_header, save_model
 from animegen.train import outputs
 from animegen.train.context import Divergence
 from animegen.train.data import fixed_batches
@@ -59,14 +61,14 @@ def write_samples(tr: Trainer) -> None:
             outputs.save_recon_grid(real, outputs.reconstruct(tr.model, real), tr.run_dir / runs.RECON / name)
 
 
-def export(tr: Trainer, *names: str) -> None:
+def export(tr: Trainer, *names: str, costly: bool = True) -> None:
     """Write the exported model under each of ``names`` (``step-N``/``last``/``best``/``final.safetensors``),
-    prepared once for all of them."""
+    prepared once for all of them (``costly``: see ``GenerativeModel.prepare_export``)."""
     model = tr.model
     idx = tr.train_idx[:EXPORT_FIT_IMAGES]
     with rng_fork(tr.device), tr.ema.swapped(model):  # the exported weights, in place for prepare_export
         refresh_ema_batchnorm(tr)
-        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled)
+        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled, costly)
         state = model.state_dict()
         for name in names:
             kind = "step" if name.startswith("step-") else name.split(".")[0]
@@ -98,9 +100,32 @@ def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
         names.insert(0, outputs.step_name(tr.step, "safetensors"))
     if kind == "final":
         names.append(runs.FINAL)
-    export(tr, *names)
+        if tr.best is not None and tr.best["step"] == tr.step and not periodic_costly(tr):
+            names.append(runs.BEST)  # exported at this step without its costly priors: one fit for both
+    export(tr, *names, costly=kind != "step" or periodic_costly(tr))
     if kind == "step":
         outputs.rotate_step_checkpoints(tr.run_dir, tr.tc.keep_checkpoints)
+    if kind == "final":
+        finish_best(tr)
+
+
+def periodic_costly(tr: Trainer) -> bool:
+    """Whether exports during training (``step-N``, ``last``, ``best``) fit the costly priors too."""
+    return tr.tc.export_priors == "always"
+
+
+def finish_best(tr: Trainer) -> None:
+    """At the end of training: fit the costly priors of a ``best.safetensors`` from an earlier step, on a copy
+    rebuilt from the file (the trainer's model is untouched); its weights, step and metadata stay as they were."""
+    path = tr.run_dir / runs.BEST
+    if periodic_costly(tr) or tr.best is None or tr.best["step"] == tr.step or not path.is_file():
+        return
+    header = read_header(path)
+    model = load_model(path).to(tr.device)
+    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
+    with rng_fork(tr.device):
+        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled, True)
+    save_model(path, model, header["step"], header["epoch"], extra=header.get("extra"))
 
 
 def save_crash_state(tr: Trainer, step_complete: bool) -> int | None:

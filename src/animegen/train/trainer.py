@@ -9,7 +9,7 @@ A run folder (``<out>/<name>-<n>/``, rank 0 writes everything; names in :mod:`an
     samples/step-000500.png     fixed-noise sample grid (EMA weights) every train.sample_every and at the end
     recon/step-000500.png       "Real" over "Guess" rows, for models with an encoder
     step-001000.safetensors     exported model (EMA weights) every train.checkpoint_every; the newest
-                                train.keep_checkpoints are kept (0 keeps all)
+                                train.keep_checkpoints are kept (0 keeps all); see train.export_priors
     last.safetensors            exported model at the newest checkpoint (also written on Ctrl-C)
     train_state.safetensors     resumable state at the same step: raw weights, optimizers, EMA, RNG, data order
     best.safetensors            exported model with the lowest ``train.best_by`` metric (AE/VAE validation loss;

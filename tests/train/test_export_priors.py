@@ -1,0 +1,69 @@
+"""train.export_priors: periodic exports of a VAE carry only the fitted Gaussian; final, Ctrl-C and best get the
+mixture and the second stage (best's own weights, step and metadata kept); ``always`` fits them at every export."""
+from __future__ import annotations
+
+import pytest
+import torch
+from train_toys import random_images
+
+from animegen.checkpoint import load_model, read_header
+from animegen.config import DataConfig, RunConfig, TrainConfig
+from animegen.errors import CheckpointError
+from animegen.models import VAEConfig, vae
+from animegen.train import evaluation, train
+
+
+def vae_config(**train_kw) -> RunConfig:
+    t = dict(steps=6, batch_size=8, precision="fp32", log_every=2, sample_every=0, checkpoint_every=2, eval_every=2,
+             keep_checkpoints=0, ema_decay=0.0, threads=1, device="cpu")
+    t.update(train_kw)
+    model = VAEConfig(widths=(4, 8), latent_dim=4, prior_components=2, prior_stage2=8)
+    return RunConfig(family="vae", name="vae", data=DataConfig(source="unused", size=16, channels=3, val_fraction=0.2),
+                     model=model, train=TrainConfig(**t))
+
+
+def fitted(path) -> tuple[bool, bool, bool]:
+    """(Gaussian, mixture, second stage) fitted in the checkpoint at ``path``."""
+    m = load_model(path)
+    return m.fitted_prior() is not None, m.mixture_prior() is not None, m.stage2_prior() is not None
+
+
+@pytest.fixture
+def best_at_step_2(monkeypatch):
+    """The validation loss is lowest at step 2, so best.safetensors comes from an earlier step than final."""
+    monkeypatch.setattr(evaluation, "validation_scalars", lambda tr: {"nelbo_per_image": float(abs(tr.step - 2))})
+
+
+def test_periodic_exports_defer_the_costly_priors_to_the_end(tmp_path, best_at_step_2):
+    run = train(vae_config(), tmp_path, data=random_images())
+    assert fitted(run / "step-000002.safetensors") == (True, False, False)
+    assert fitted(run / "step-000004.safetensors") == (True, False, False)
+    assert fitted(run / "final.safetensors") == (True, True, True)
+    assert fitted(run / "last.safetensors") == (True, True, True)  # rewritten with final
+    best_head = read_header(run / "best.safetensors")
+    assert best_head["step"] == 2 and best_head["extra"]["best"]["step"] == 2 and best_head["extra"]["kind"] == "best"
+    assert fitted(run / "best.safetensors") == (True, True, True)
+    best, step2 = load_model(run / "best.safetensors"), load_model(run / "step-000002.safetensors")
+    weights = [k for k, v in step2.state_dict().items() if k.startswith(("encoder", "decoder"))]
+    assert weights and all(torch.equal(best.state_dict()[k], step2.state_dict()[k]) for k in weights)
+    assert torch.equal(best.prior_mean, step2.prior_mean)  # the Gaussian of the same weights and codes
+    with pytest.raises(CheckpointError, match="export_priors=always"):
+        step2.sample(2, prior="gmm")
+
+
+def test_best_at_the_final_step_shares_the_final_fit(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "validation_scalars", lambda tr: {"nelbo_per_image": -float(tr.step)})
+    fits = []
+    real_fit = vae.fit_stage2
+    monkeypatch.setattr(vae, "fit_stage2", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    run = train(vae_config(), tmp_path, data=random_images())
+    head = read_header(run / "best.safetensors")
+    assert head["step"] == head["extra"]["best"]["step"] == 6
+    assert fitted(run / "best.safetensors") == (True, True, True)
+    assert len(fits) == 1  # one costly fit in the whole run: final, last and best written from it
+
+
+def test_always_fits_every_export(tmp_path, best_at_step_2):
+    run = train(vae_config(export_priors="always"), tmp_path, data=random_images())
+    for name in ("step-000002", "step-000004", "best", "final"):
+        assert fitted(run / f"{name}.safetensors") == (True, True, True), name
