@@ -49,6 +49,9 @@ def main() -> None:
                     help="checkpoint name in each run folder (last.safetensors for a run stopped with Ctrl-C)")
     ap.add_argument("--train-cpu-minutes", type=float, default=None,
                     help="process CPU minutes the training had used at this checkpoint (recorded in the JSON)")
+    ap.add_argument("--gmm-components", type=int, nargs="+", default=[],
+                    help="also score mixtures of these sizes, refitted here to the same training codes as the "
+                         "trainer's (prior names gmmK; how many components the config should set)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
@@ -93,6 +96,21 @@ def main() -> None:
             s2 = fit_stage2(codes, hidden=256)
             model.stage2_prior = lambda s2=s2: s2  # the instance's own prior from here on
             print(f"{label}: fitted the second-stage VAE here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
+        samplers = {p: model for p in priors}
+        if args.gmm_components:
+            from animegen.latent.gmm import fit_gmm
+            from animegen.latent.prior import encode_all
+
+            with torch.no_grad():
+                codes = encode_all(model.encode, (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256)))
+            for k in args.gmm_components:
+                t0 = time.process_time()
+                fit = fit_gmm(codes, k, model.config.prior_covariance, seed=0)  # as MixturePrior.fit_mixture
+                other = animegen.load(ckpt).eval()
+                other.mixture_prior = lambda fit=fit: fit  # this copy samples the refitted mixture
+                samplers[f"gmm{k}"] = other
+                print(f"{label}: fitted a {k}-component mixture ({time.process_time() - t0:.0f} CPU-s)",
+                      file=sys.stderr)
         mse, kl, mus = [], [], []
         with torch.no_grad():
             for i in range(0, len(held), 256):
@@ -106,18 +124,19 @@ def main() -> None:
         x16 = to_tensor(held[:16])
         save_grid(torch.cat([x16, model.reconstruct(x16)]), Path(args.images) / f"{label}_recon.png", nrow=16)
         scores = {}
-        for prior in priors:
-            save_grid(model.sample(64, torch.Generator().manual_seed(0), prior=prior),
-                      Path(args.images) / f"{label}_{prior}.png", nrow=8)
+        for name, sampler in samplers.items():
+            prior = "gmm" if name.startswith("gmm") else name
+            save_grid(sampler.sample(64, torch.Generator().manual_seed(0), prior=prior),
+                      Path(args.images) / f"{label}_{name}.png", nrow=8)
             if args.n:
                 opts = EvalOptions(n=args.n, n_real=args.n_real or None, real_split="val", seed=0, recon=False,
                                    detect=False, memorisation=False)
                 t0 = time.process_time()
-                fake = generate(model, args.n, seed=1234, prior=prior)
+                fake = generate(sampler, args.n, seed=1234, prior=prior)
                 m = evaluate_images(fake, real, opts)
-                scores[prior] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
-                scores[prior]["cpu_seconds"] = round(time.process_time() - t0, 1)
-                print(f"{label} {prior}: FID {m.get('fid'):.1f}", file=sys.stderr, flush=True)
+                scores[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
+                scores[name]["cpu_seconds"] = round(time.process_time() - t0, 1)
+                print(f"{label} {name}: FID {m.get('fid'):.1f}", file=sys.stderr, flush=True)
         result = {
             "command": "python benchmarks/vae_priors.py " + " ".join(sys.argv[1:]),
             "machine": machine_line(),
@@ -140,7 +159,7 @@ def main() -> None:
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),
         }
-        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(priors)}.json"
+        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(samplers)}.json"
         atomic_write_json(out, result, mark=True)
         print(json.dumps({k: result[k] for k in ("label", "steps", "heldout_mse_per_pixel", "kl_per_image",
                                                  "active_units", "code_std_per_dim_mean")}
