@@ -15,8 +15,9 @@ then score (``--run LABEL=RUN_DIR`` repeats; ``--priors`` are the ``sample --pri
 
 Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<label>_recon.png`` (held-out faces
 over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
-mixture (written before ``prior="gmm"`` existed) gets one fitted here on the same ≤ 4,096 training images the
-trainer uses. Metrics:
+mixture (written before ``prior="gmm"`` existed, or a periodic export) gets one fitted here on the same ≤ 4,096
+training images the trainer uses; ``--gmm-components 16 32 64`` also scores mixtures of those sizes fitted there
+(grids and scores named ``gmm16``…). Metrics:
 
 * ``heldout_mse_per_pixel``: mean squared error of the posterior-mean reconstruction, [-1, 1] pixels, all held-out;
 * ``kl_per_image``: KL(q(z|x) || N(0, I)) in nats, held-out mean (Kingma & Welling 2014, App. B);
