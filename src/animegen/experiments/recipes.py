@@ -47,7 +47,7 @@ VAE_FACES = Recipe("vae-faces", "vae", FACES + (
 VAEGAN_FACES = Recipe("vaegan-faces", "vaegan", FACES + (
     "model.widths=[32, 64, 128, 256]", "model.latent_dim=128", "model.upsample=nearest", "model.d_width=32",
     "model.feature_layer=3", "model.beta=1.0", "model.gamma=0.05", "model.pixel_weight=0.1",
-    "model.adaptive_gan_weight=true", "model.gan_weight=4.0", "model.gan_warmup_steps=300",
+    "model.adaptive_gan_weight=true", "model.gan_weight=8.0", "model.gan_warmup_steps=300",
     "model.diffaug=translation", "model.lr=4e-4", "model.lr_d=4e-4", "model.betas=[0.5, 0.99]",
     "train.batch_size=16", "train.lr_decay=0.3"))
 # kl-balance: a fixed-σ Gaussian VAE (seed 001's model), σ and β set per sweep point
