@@ -30,7 +30,10 @@ loss, none). Evaluations that would take over train.eval_kid_max_fraction
 (default 0.05) of the CPU time are skipped.
 train.lr_decay=F lowers every learning rate linearly over the last share F of
 the run, down to train.lr_decay_to (default 0) times its value; the run ends at
-train.steps or at this invocation's max_minutes / max_cpu_minutes."""
+train.steps or at this invocation's max_minutes / max_cpu_minutes.
+VAE / VAE-GAN: the mixture and second-stage priors are fitted in final, best
+and the Ctrl-C export; train.export_priors=always fits them at every export
+too (up to a minute of CPU each)."""
 
 
 @app.command("train", epilog=EXAMPLES)
