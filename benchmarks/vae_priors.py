@@ -28,6 +28,7 @@ training images the trainer uses; ``--gmm-components 16 32 64`` also scores mixt
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -73,6 +74,16 @@ def main() -> None:
     images = np.asarray(real.images)
     held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
     train = images[~real.val_mask][:FIT_IMAGES]
+
+    def train_batches():
+        return (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
+
+    @torch.no_grad()
+    def train_codes(model) -> torch.Tensor:
+        from animegen.latent.prior import encode_all
+
+        return encode_all(model.encode, train_batches())  # [N, z]
+
     Path(args.images).mkdir(parents=True, exist_ok=True)
     Path(args.results).mkdir(parents=True, exist_ok=True)
     for spec in args.run:
@@ -85,29 +96,26 @@ def main() -> None:
         unfitted = model.fitted_prior() is None or ("gmm" in priors and model.mixture_prior() is None)
         if unfitted and hasattr(model, "fit_priors"):  # a periodic export (train.export_priors=end) or an old run
             t0 = time.process_time()
-            model.fit_priors(to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
+            model.fit_priors(train_batches())
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
+        codes = None  # the training codes, encoded once for the priors fitted below
         if "stage2" in priors and model.stage2_prior() is None:  # a run trained without model.prior_stage2
-            from animegen.latent.prior import encode_all
             from animegen.latent.stage2 import fit_stage2
 
             t0 = time.process_time()
-            with torch.no_grad():
-                codes = encode_all(model.encode, (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256)))
+            codes = train_codes(model)
             s2 = fit_stage2(codes, hidden=256)
             model.stage2_prior = lambda s2=s2: s2  # the instance's own prior from here on
             print(f"{label}: fitted the second-stage VAE here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
         samplers = {p: model for p in priors}
         if args.gmm_components:
             from animegen.latent.gmm import fit_gmm
-            from animegen.latent.prior import encode_all
 
-            with torch.no_grad():
-                codes = encode_all(model.encode, (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256)))
+            codes = train_codes(model) if codes is None else codes
             for k in args.gmm_components:
                 t0 = time.process_time()
                 fit = fit_gmm(codes, k, model.config.prior_covariance, seed=0)  # as MixturePrior.fit_mixture
-                other = animegen.load(ckpt).eval()
+                other = copy.deepcopy(model)
                 other.mixture_prior = lambda fit=fit: fit  # this copy samples the refitted mixture
                 samplers[f"gmm{k}"] = other
                 print(f"{label}: fitted a {k}-component mixture ({time.process_time() - t0:.0f} CPU-s)",

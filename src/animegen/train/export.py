@@ -61,14 +61,19 @@ def write_samples(tr: Trainer) -> None:
             outputs.save_recon_grid(real, outputs.reconstruct(tr.model, real), tr.run_dir / runs.RECON / name)
 
 
+def fit_batches(tr: Trainer):
+    """The unflipped training images every export prepares on (``model.prepare_export``'s ``batches``)."""
+    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
+    return lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size)
+
+
 def export(tr: Trainer, *names: str, costly: bool = True) -> None:
     """Write the exported model under each of ``names`` (``step-N``/``last``/``best``/``final.safetensors``),
     prepared once for all of them (``costly``: see ``GenerativeModel.prepare_export``)."""
     model = tr.model
-    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
     with rng_fork(tr.device), tr.ema.swapped(model):  # the exported weights, in place for prepare_export
         refresh_ema_batchnorm(tr)
-        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled, costly)
+        model.prepare_export(fit_batches(tr), tr.ema.enabled, costly)
         state = model.state_dict()
         for name in names:
             kind = "step" if name.startswith("step-") else name.split(".")[0]
@@ -122,9 +127,8 @@ def finish_best(tr: Trainer) -> None:
         return
     header = read_header(path)
     model = load_model(path).to(tr.device)
-    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
     with rng_fork(tr.device):
-        model.prepare_export(lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size), tr.ema.enabled, True)
+        model.prepare_export(fit_batches(tr), tr.ema.enabled, True)
     save_model(path, model, header["step"], header["epoch"], extra=header.get("extra"))
 
 
