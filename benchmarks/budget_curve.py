@@ -13,9 +13,11 @@ standard protocol (InceptionV3 pool3, fp32, KID 100 × 1,000 subsets). A recipe 
 recommended GAN's) decays its learning rates at the end of every stage, since each stage is a budget of its
 own: its cell at budget k is a run that restarted at full rate k − 1 times, not one straight run of budget k.
 
-Resumable: ``state.json`` in ``--work`` records finished stages and scores; the training state at the start
-of each stage is kept, so a stage killed midway restarts from exactly its starting point (the CPU it had
-spent is not counted twice). Writes ``--results`` (JSON), ``--table`` (Markdown) and ``--plot`` (PNG).
+Resumable: ``state.json`` in ``--work`` records finished stages and scores. A stage killed midway (a kill, a
+reboot, the end of a session) continues from its run's last checkpoint and finishes the CPU budget it had left,
+decay included (``animegen train --resume`` without a new budget); a stage with no checkpoint of its own yet
+restarts from the training state kept at its start, so no CPU-minute is counted twice. Writes ``--results``
+(JSON), ``--table`` (Markdown) and ``--plot`` (PNG).
 
 Models (``--models``; ``NAME=CONFIG`` adds one): ``recommended`` (configs/gan-recommended.toml),
 ``plain`` (configs/dcgan-examples.toml with fp32 and contiguous memory: the pytorch/examples loop, no EMA),
@@ -79,6 +81,30 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
     return ds
 
 
+def started_run(runs: Path, name: str) -> Path | None:
+    """The run folder a killed first stage left with a checkpoint (the newest), else None."""
+    found = [p for p in runs.glob(f"{name}-*") if p.name.rsplit("-", 1)[1].isdigit() and (p / STATE).is_file()]
+    return max(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+
+
+def stage_progress(run: Path, start_state: Path) -> str:
+    """Where the stage stands in ``run``: "unfinished" (its newest state lies inside the stage's CPU budget),
+    "done" (the stage spent its budget and exported, but was stopped before it was recorded) or "start"."""
+    from animegen.checkpoint import read_header
+    from animegen.train import load_run_config
+    from animegen.train.schedule import unfinished_budget
+
+    head = read_header(run / STATE)
+    if unfinished_budget(head.get("budget"), load_run_config(run).train) is not None:
+        return "unfinished"
+    started_at = read_header(start_state)["step"] if start_state.exists() else 0
+    final = run / "final.safetensors"
+    if head.get("budget") and head["step"] > started_at and final.exists() \
+            and read_header(final)["step"] == head["step"]:
+        return "done"
+    return "start"
+
+
 def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, budgets: list[float],
                  state: State, extra: list[str]) -> None:
     """Train ``name`` up to each budget in turn, keeping the export (and the state) at every budget."""
@@ -92,24 +118,29 @@ def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, 
         if key in m["stages"]:
             prev = b
             continue
-        run = Path(m["run"]) if m.get("run") else None
+        run = Path(m["run"]) if m.get("run") else started_run(mdir / "runs", name)
         start_state = keep / f"state-{prev:g}.safetensors"
-        if run is not None and start_state.exists():  # a killed stage: back to where it started
+        where = stage_progress(run, start_state) if run is not None else "start"
+        continuing = where == "unfinished"
+        if run is not None and where == "start" and start_state.exists():  # back to where the stage started
             shutil.copy2(start_state, run / STATE)
-        overrides = [f"train.max_cpu_minutes={b - prev:g}", "train.max_minutes=0", "train.steps=100000000",
-                     "train.threads=1", "train.keep_checkpoints=1", *sets, *extra]
+        budget = [f"train.max_cpu_minutes={b - prev:g}", "train.max_minutes=0"]
+        overrides = [*([] if continuing else budget), "train.steps=100000000", "train.threads=1",
+                     "train.keep_checkpoints=1", *sets, *extra]
         flags = [a for s in overrides for a in ("--set", s)]
+        if continuing:
+            log(f"{name}: continuing the {key} CPU-min stage from its last checkpoint")
         if run is None:
             cmd = [sys.executable, "-m", "animegen", "-q", "train", "--config", str(REPO / config), "--data", str(ds),
                    "--out", str(mdir / "runs"), "--name", name, *flags]
         else:
             cmd = [sys.executable, "-m", "animegen", "-q", "train", "--resume", str(run), *flags]
         t0 = time.time()
-        if sh(cmd, mdir / "train.log"):
+        if where != "done" and sh(cmd, mdir / "train.log"):
             sys.exit(f"{name}: training failed at budget {key} (see {mdir / 'train.log'})")
         if run is None:
             run = sorted((mdir / "runs").glob(f"{name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[-1]
-            m["run"] = str(run)
+        m["run"] = str(run)
         shutil.copy2(run / "final.safetensors", keep / f"model-{key}.safetensors")
         shutil.copy2(run / STATE, keep / f"state-{key}.safetensors")
         from animegen.checkpoint import read_header

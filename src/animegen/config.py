@@ -60,7 +60,8 @@ class TrainConfig:
     ``train --resume RUN --set train.steps=N`` (without ``train.epochs``) switches a run back to a step target."""
     batch_size: int = 64
     max_minutes: float = 0.0
-    """Wall-clock budget; 0 means no limit. Training stops cleanly (final checkpoint) when reached."""
+    """Wall-clock budget of one invocation; 0 means no limit. Training stops cleanly (final checkpoint) when
+    reached. ``train --resume`` without a new budget finishes the budget a stopped run had left."""
     max_cpu_minutes: float = 0.0
     """Process CPU-time budget (all threads, ``time.process_time``); 0 means no limit. Unlike wall time it is
     fair between runs that share a busy machine: two 1-thread runs side by side each get the same compute."""
@@ -117,7 +118,8 @@ class TrainConfig:
     lr_decay: float = 0.0
     """Share of the run, at its end, over which every learning rate falls linearly to ``lr_decay_to`` times its
     value (0: constant). The run's end is whichever limit comes first: ``steps``/``epochs``, or this
-    invocation's ``max_minutes``/``max_cpu_minutes`` (a resumed run gets a fresh budget and a fresh decay)."""
+    invocation's ``max_minutes``/``max_cpu_minutes`` (a run resumed with a new budget gets a fresh decay; one
+    resumed without it finishes the budget and the decay it was stopped in)."""
     lr_decay_to: float = 0.0
     """The learning rates' share at the very end of an ``lr_decay`` schedule, in [0, 1]."""
     n_sample_grid: int = 64

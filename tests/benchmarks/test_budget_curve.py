@@ -35,3 +35,50 @@ def test_budget_curve_trains_in_stages_resumes_and_reports(tmp_path):
         s = m["scores"]["0.03"]
         assert s["fid"] > 0 and s["n"] == 8 and "test half" in s["real_split"]
         assert "0.01" in m["scores"]  # the stage trained without a score earlier is scored now
+
+
+@pytest.mark.slow
+def test_a_killed_stage_continues_from_its_last_checkpoint(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_bench_smoke import BENCH, REPO
+
+    from animegen.checkpoint import read_header
+    from animegen.runs import read_metrics
+
+    faces = _faces_folder(tmp_path / "faces", n=48)
+    work = tmp_path / "work"
+    args = [sys.executable, str(BENCH / "budget_curve.py"), "--faces", str(faces), "--models", "recommended",
+            "--holdout", "0.5", "--work", str(work), "--results", str(tmp_path / "c.json"),
+            "--table", str(tmp_path / "c.md"), "--plot", str(tmp_path / "c.png"), "--budgets", "0.15", "--no-score",
+            "--set", "train.batch_size=8", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
+            "--set", "train.checkpoint_every=5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ANIMEGEN_CACHE": str(tmp_path / "cache"), "ANIMEGEN_QUIET": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    run = work / "recommended" / "runs" / "recommended-1"
+    state = run / "train_state.safetensors"
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (state.exists() and read_header(state)["step"] >= 10):
+            assert proc.poll() is None and time.monotonic() < deadline, "the stage ended or hung before a checkpoint"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the script and its training, as a reboot would
+        proc.wait()
+    killed_at = read_header(state)["step"]
+    assert not (run / "final.safetensors").exists()
+
+    out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "continuing the 0.15 CPU-min stage from its last checkpoint" in out.stdout
+    m = json.loads((work / "state.json").read_text())["models"]["recommended"]
+    assert m["run"] == str(run) and not (run.parent / "recommended-2").exists()  # the same run, not a new one
+    assert m["stages"]["0.15"]["steps"] > killed_at
+    resumed = [r for r in read_metrics(run) if r.get("event") == "resume"]
+    assert len(resumed) == 1 and resumed[0]["budget_spent_s"]["cpu"] > 0

@@ -30,7 +30,10 @@ loss, none). Evaluations that would take over train.eval_kid_max_fraction
 (default 0.05) of the CPU time are skipped.
 train.lr_decay=F lowers every learning rate linearly over the last share F of
 the run, down to train.lr_decay_to (default 0) times its value; the run ends at
-train.steps or at this invocation's max_minutes / max_cpu_minutes.
+train.steps or at this invocation's max_minutes / max_cpu_minutes. A run stopped
+before its time budget ran out (Ctrl-C, a crash, a kill) and resumed without
+--set train.max_minutes / max_cpu_minutes finishes that budget and its decay;
+with a new one it trains for that long, with a fresh decay.
 VAE / VAE-GAN: the mixture and second-stage priors are fitted in final, best
 and the Ctrl-C export; train.export_priors=always fits them at every export
 too (up to a minute of CPU each)."""
@@ -77,10 +80,9 @@ def train_command(
         if name:
             cfg.name = name
     if resume is None:  # the runs root: a folder (never a file), not the data source nor one holding it
-        from animegen.fsutil import check_output
-
         check_output(out, [cfg.data.source], kind="dir")
-    run_dir = train(cfg, out, resume=resume, dry_run=dry_run)
+    fresh_budget = bool({"train.max_minutes", "train.max_cpu_minutes"} & override_keys(list(overrides)))
+    run_dir = train(cfg, out, resume=resume, dry_run=dry_run, fresh_budget=fresh_budget)
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
         if not no_report:
             _write_report(run_dir)

@@ -5,13 +5,23 @@ through, then falls linearly to ``lr_decay_to`` × that value at the end (the li
 Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). How far the
 run is comes from whichever limit ends it first: ``train.steps`` (or ``train.epochs``), or this invocation's
 ``train.max_minutes`` / ``train.max_cpu_minutes`` — so a run on a CPU budget decays over the last share of
-that budget without knowing its step count in advance. A resumed run gets a fresh time budget, and so a
-fresh decay; a step target is absolute, so a resumed step-limited run continues its schedule bit-exactly.
-The factor multiplies the rollback scale (``train.rollback_lr_factor``), never replaces it.
+that budget without knowing its step count in advance. A step target is absolute, so a resumed step-limited
+run continues its schedule bit-exactly. The factor multiplies the rollback scale (``train.rollback_lr_factor``),
+never replaces it.
+
+Every saved training state records the invocation's budget and what it had spent (:func:`budget_record`). A run
+stopped before its budget ran out (Ctrl-C, a crash, a kill) and resumed without a new budget continues that one
+(:func:`unfinished_budget`): it trains for the time left and its decay goes on where it was. A run resumed with a
+new ``train.max_minutes`` / ``train.max_cpu_minutes``, or whose budget was spent, gets a fresh budget and a fresh
+decay.
 """
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from animegen.config import TrainConfig
+from animegen.errors import CheckpointError
 
 
 def budget_used(tc: TrainConfig, wall_s: float, cpu_s: float) -> float:
@@ -37,3 +47,36 @@ def decay_factor(progress: float, share: float, final: float) -> float:
         return 1.0
     t = min(1.0, (progress - (1 - share)) / share)
     return 1.0 + (final - 1.0) * t
+
+
+def budget_record(tc: TrainConfig, wall_s: float, cpu_s: float, ended: bool = False) -> dict[str, Any]:
+    """What a training state stores of this invocation's budget: its limits, the time spent so far and whether
+    the invocation ended (its final export: out of time or at ``train.steps``)."""
+    return {"max_minutes": float(tc.max_minutes), "max_cpu_minutes": float(tc.max_cpu_minutes),
+            "wall_s": float(wall_s), "cpu_s": float(cpu_s), "ended": bool(ended)}
+
+
+def unfinished_budget(record: Any, tc: TrainConfig) -> tuple[float, float] | None:
+    """The (wall, CPU) seconds already spent of a saved budget that the resumed run should continue, or None
+    when it starts a fresh one: no record (an older state), a run that ended (at its steps or out of time), no
+    time budget, other limits in ``tc`` than the record's. CheckpointError for a record whose limits and times are
+    not finite, non-negative numbers (a damaged or hand-edited header)."""
+    if record is None:
+        return None
+    keys = ("max_minutes", "max_cpu_minutes", "wall_s", "cpu_s")
+    try:
+        if not isinstance(record, dict):
+            raise TypeError
+        values = [float(record[k]) for k in keys]
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"the training state's budget record is damaged: {str(record)[:120]}") from None
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise CheckpointError(f"the training state's budget record is damaged: {str(record)[:120]}")
+    max_minutes, max_cpu_minutes, wall_s, cpu_s = values
+    if record.get("ended") is not False or (max_minutes == 0 and max_cpu_minutes == 0):
+        return None
+    if (max_minutes, max_cpu_minutes) != (float(tc.max_minutes), float(tc.max_cpu_minutes)):
+        return None
+    if budget_used(tc, wall_s, cpu_s) >= 1:
+        return None
+    return wall_s, cpu_s

@@ -22,6 +22,7 @@ from animegen.progress import info
 from animegen.train import distributed as D
 from animegen.train import outputs
 from animegen.train.context import Divergence
+from animegen.train.schedule import budget_record, unfinished_budget
 from animegen.train.state import (
     TrainState,
     capture_rng,
@@ -71,6 +72,7 @@ def capture(tr: Trainer) -> TrainState:
         "rng": rng_meta, "world_size": tr.dist.world_size, "family": tr.cfg.family,
         "data_fingerprint": tr.data.fingerprint, "precision": tr.precision,
         "train_seconds": tr.train_seconds,
+        "budget": budget_record(tr.tc, *tr.budget_spent(), ended=tr.ended),  # read by resume_from, not a rollback
     }
     return TrainState(tensors, meta)
 
@@ -139,12 +141,27 @@ def resume_from(tr: Trainer, run_dir: Path) -> None:
     except (KeyError, TypeError, ValueError) as exc:  # a header edited by hand or damaged
         raise CheckpointError(f"{path}: training state is incomplete or damaged "
                               f"({type(exc).__name__}: {exc})") from None
+    try:
+        spent = unfinished_budget(st.meta.get("budget"), tr.tc)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if spent is not None and not tr.fresh_budget:
+        tr.budget_offset = spent
     tr.run_dir = run_dir
     tr.last_ckpt_step = tr.step
     if tr.is_main:
         atomic_write_json(run_dir / runs.CONFIG, to_dict(tr.cfg))
         _truncate_metrics(run_dir, tr.step)
-        info(f"resuming {run_dir} from step {tr.step}")
+        info(f"resuming {run_dir} from step {tr.step}" + _budget_note(tr))
+
+
+def _budget_note(tr: Trainer) -> str:
+    wall_s, cpu_s = tr.budget_offset
+    if wall_s == 0 and cpu_s == 0:
+        return ""
+    parts = [f"{cpu_s / 60:.1f} of {tr.tc.max_cpu_minutes:g} CPU-minutes" if tr.tc.max_cpu_minutes > 0 else "",
+             f"{wall_s / 60:.1f} of {tr.tc.max_minutes:g} minutes" if tr.tc.max_minutes > 0 else ""]
+    return f"; finishing the time budget it was stopped in ({', '.join(p for p in parts if p)} spent)"
 
 
 def _step_of(record: dict) -> int:

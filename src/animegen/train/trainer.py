@@ -37,9 +37,10 @@ Guarantees
   the same run stops at once with "run R is in use by pid N".
 * Ctrl-C / SIGTERM: the current step finishes, a resumable checkpoint is saved, KeyboardInterrupt is
   raised (the CLI exits 130). A second Ctrl-C aborts at once.
-* ``train.max_minutes`` (wall clock) and ``train.max_cpu_minutes`` (process CPU time) budget one invocation
-  (a resumed run gets a fresh budget); ``train.lr_decay`` lowers every learning rate over the end of whichever
-  limit ends the run (:mod:`animegen.train.schedule`).
+* ``train.max_minutes`` (wall clock) and ``train.max_cpu_minutes`` (process CPU time) budget one invocation;
+  ``train.lr_decay`` lowers every learning rate over the end of whichever limit ends the run. A run stopped
+  before its budget ran out and resumed without a new one finishes that budget, decay included; a new budget or
+  a spent one starts afresh (:mod:`animegen.train.schedule`).
 * ``train.batch_size`` is the global batch; under data parallelism each rank trains on its share.
 """
 from __future__ import annotations
@@ -98,8 +99,9 @@ class Trainer:
     """One training run. ``Trainer(cfg, out_dir).run()`` returns the run folder; see :func:`train`."""
 
     def __init__(self, cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
-                 dry_run: bool = False, data: ImageSet | None = None):
+                 dry_run: bool = False, data: ImageSet | None = None, fresh_budget: bool = False):
         self.resume_dir = Path(resume) if resume else None
+        self.fresh_budget = fresh_budget  # resume: never continue the saved time budget (a new one was given)
         if cfg is None:
             if self.resume_dir is None:
                 raise ConfigError("train() needs a RunConfig, or resume=RUN_DIR")
@@ -137,6 +139,9 @@ class Trainer:
         self.quality: QuickQuality | None = None  # train.eval_kid (rank 0)
         self.best_metric: str | None = None
         self.cpu_start = time.process_time()  # reset when the loop starts; the CPU shares are relative to it
+        self.wall_start: float | None = None  # perf_counter() when the loop started
+        self.budget_offset = (0.0, 0.0)  # (wall, CPU) seconds of a continued budget spent before this process
+        self.ended = False  # set for the final export: a resume of it never continues this budget
         self.eval_cpu = 0.0
         self._lock: RunLock | None = None
         self._step_complete = True
@@ -180,6 +185,14 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         return self.dist.is_main
+
+    def budget_spent(self) -> tuple[float, float]:
+        """(wall, process-CPU) seconds of this invocation's time budget spent so far, a continued budget's
+        earlier share included."""
+        wall0, cpu0 = self.budget_offset
+        if self.wall_start is None:
+            return wall0, cpu0
+        return wall0 + time.perf_counter() - self.wall_start, cpu0 + time.process_time() - self.cpu_start
 
     # ---- set-up ---------------------------------------------------------------------------------
     def say(self, msg: str, always: bool = False) -> None:
@@ -268,7 +281,9 @@ class Trainer:
                             device=str(self.device), precision=self.precision, world_size=self.dist.world_size,
                             images=len(ds), train_images=len(self.train_idx), val_images=len(self.val_idx),
                             data_fingerprint=ds.fingerprint, params=sum(p.numel() for p in model.parameters()),
-                            best_by=criterion(self, self.best_metric))
+                            best_by=criterion(self, self.best_metric),
+                            **({"budget_spent_s": dict(zip(("wall", "cpu"), self.budget_offset, strict=True))}
+                               if any(self.budget_offset) else {}))
 
     def set_lr_scale(self, scale: float) -> None:
         """Learning rates = configured × ``scale`` (the rollback record) × the decay schedule's factor."""
@@ -298,12 +313,12 @@ class Trainer:
             self.bar = progress(total=total, initial=self.step, desc=self.run_dir.name, unit="step")
         self.snapshot = capture(self)
         window = LogWindow()
-        t_start = time.perf_counter()
-        cpu_start = self.cpu_start = time.process_time()  # process CPU time, all threads
+        t_start = self.wall_start = time.perf_counter()
+        self.cpu_start = time.process_time()  # process CPU time, all threads
         start_step = self.step
         stop = "steps"
         while self.step < total:
-            used = budget_used(tc, time.perf_counter() - t_start, time.process_time() - cpu_start)
+            used = budget_used(tc, *self.budget_spent())
             # every rank agrees on the stop and on the schedule's progress
             interrupted, late, done = D.all_max([self._signal is not None, used >= 1,
                                                  run_progress(tc, self.step, used)], self.dist, self.device)
@@ -381,6 +396,7 @@ class Trainer:
         write_samples(self)
         if self.tc.eval_every > 0:
             evaluate(self)
+        self.ended = True
         checkpoint(self, "final")
         self.event("end", reason=stop)
         if self.bar is not None:
@@ -391,10 +407,12 @@ class Trainer:
 
 
 def train(cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
-          dry_run: bool = False, *, data: ImageSet | None = None) -> Path:
+          dry_run: bool = False, *, data: ImageSet | None = None, fresh_budget: bool = False) -> Path:
     """Train ``cfg`` (or continue the run folder ``resume``) and return the run folder.
 
     ``cfg`` may be None with ``resume``: the run's own ``config.json`` is used. ``data`` (an ImageSet)
     replaces loading ``cfg.data.source``. ``dry_run``: 2 steps on ≤ 64 images, every output written once.
+    A resumed run finishes the time budget it was stopped in when ``cfg`` has the same limits, unless
+    ``fresh_budget`` (:func:`animegen.train.schedule.unfinished_budget`).
     """
-    return Trainer(cfg, out_dir, resume=resume, dry_run=dry_run, data=data).run()
+    return Trainer(cfg, out_dir, resume=resume, dry_run=dry_run, data=data, fresh_budget=fresh_budget).run()
