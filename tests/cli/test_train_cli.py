@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from train_toys import random_images, toys  # noqa: E402,F401
+from train_toys import BUDGET_STEPS, random_images, step_clock, toys  # noqa: E402,F401
 
 from animegen.checkpoint import load_model, read_header  # noqa: E402
 from animegen.cli.main import main  # noqa: E402
@@ -26,6 +26,27 @@ def run_cli(argv, capsys):
         main(argv)
     out, err = capsys.readouterr()
     return exc.value.code, out, err
+
+
+def test_resume_finishes_a_stopped_budget_unless_a_new_one_is_set(tmp_path, capsys, toys, random_source,
+                                                                  step_clock):
+    step_clock["stop_at"] = 8  # Ctrl-C after step 8 of a 20-step (20 CPU-second) budget
+    code, _, err = run_cli(["train", "--model", "toy-ae", "--data", "random:40", "--out", str(tmp_path), *TOY_SETS,
+                            "--set", f"train.max_cpu_minutes={BUDGET_STEPS / 60}", "--set", "train.steps=10000",
+                            "--no-report"], capsys)
+    assert code == 130, err
+    run = tmp_path / "toy-ae-1"
+    step_clock["stop_at"] = -1
+    code, _, err = run_cli(["train", "--resume", str(run), "--no-report"], capsys)
+    assert code == 0 and "finishing the time budget it was stopped in (0.1 of 0.333333 CPU-minutes spent)" in err
+    assert read_header(run / "final.safetensors")["step"] == BUDGET_STEPS
+    step_clock["stop_at"] = BUDGET_STEPS + 2  # stopped again, then given a new budget of 3 steps
+    assert run_cli(["train", "--resume", str(run), "--no-report"], capsys)[0] == 130
+    step_clock["stop_at"] = -1
+    code, _, err = run_cli(["train", "--resume", str(run), "--set", "train.max_cpu_minutes=0.05", "--no-report"],
+                           capsys)
+    assert code == 0 and "finishing the time budget" not in err
+    assert read_header(run / "final.safetensors")["step"] == BUDGET_STEPS + 2 + 3
 
 
 @pytest.fixture

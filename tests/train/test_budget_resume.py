@@ -2,12 +2,9 @@
 (animegen.train.schedule.unfinished_budget); a new budget, or a spent one, starts afresh."""
 from __future__ import annotations
 
-import signal
-import time
-
 import pytest
 from test_resume import assert_same_state
-from train_toys import ToyAE, random_images, toy_config, toys  # noqa: F401  (toys is a fixture)
+from train_toys import BUDGET_STEPS, random_images, step_clock, toy_config, toys  # noqa: F401  (fixtures)
 
 from animegen.checkpoint import read_header
 from animegen.config import TrainConfig
@@ -15,27 +12,6 @@ from animegen.errors import CheckpointError
 from animegen.runs import read_metrics
 from animegen.train import load_run_config, train
 from animegen.train.schedule import budget_record, unfinished_budget
-
-BUDGET_STEPS = 20  # the clock below makes each training step cost one CPU-second
-
-
-@pytest.fixture
-def step_clock(monkeypatch):
-    """process_time() advances by one second per training step and by nothing else, so a CPU budget ends at a
-    known step; ``stop_at`` = a step after which SIGINT arrives (Ctrl-C)."""
-    clock = {"cpu": 0.0, "stop_at": -1}
-    original = ToyAE.train_step
-
-    def train_step(self, batch, ctx):
-        out = original(self, batch, ctx)
-        clock["cpu"] += 1.0
-        if ctx.step + 1 == clock["stop_at"]:
-            signal.raise_signal(signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(ToyAE, "train_step", train_step)
-    monkeypatch.setattr(time, "process_time", lambda: clock["cpu"])
-    return clock
 
 
 def _config():

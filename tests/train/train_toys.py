@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 
@@ -196,3 +197,25 @@ def state_of(path) -> dict:
     from safetensors.torch import load_file
 
     return load_file(str(path))
+
+
+BUDGET_STEPS = 20  # steps in a max_cpu_minutes = BUDGET_STEPS / 60 budget under the step_clock fixture
+
+
+@pytest.fixture
+def step_clock(monkeypatch):
+    """process_time() advances by one second per training step and by nothing else, so a CPU budget ends at a
+    known step; ``stop_at`` = a step after which SIGINT arrives (Ctrl-C)."""
+    clock = {"cpu": 0.0, "stop_at": -1}
+    original = ToyAE.train_step
+
+    def train_step(self, batch, ctx):
+        out = original(self, batch, ctx)
+        clock["cpu"] += 1.0
+        if ctx.step + 1 == clock["stop_at"]:
+            signal.raise_signal(signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(ToyAE, "train_step", train_step)
+    monkeypatch.setattr(time, "process_time", lambda: clock["cpu"])
+    return clock
