@@ -19,6 +19,15 @@ def _config():
                       checkpoint_every=5)
 
 
+def _stopped_at_step_8(out, data, clock):
+    """A run of _config() stopped with Ctrl-C after its 8th step (8 of its 20 CPU-seconds)."""
+    clock["stop_at"] = 8
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(), out, data=data)
+    clock["stop_at"] = -1
+    return out / "toy-ae-1"
+
+
 def _factors(run):
     return {m["step"]: round(m["lr_decay_factor"], 6) for m in read_metrics(run) if "lr_decay_factor" in m}
 
@@ -28,12 +37,8 @@ def test_a_stopped_run_finishes_its_budget_and_decay_bit_identically(tmp_path, t
     straight = train(_config(), tmp_path / "straight", data=data)
     assert read_header(straight / "final.safetensors")["step"] == BUDGET_STEPS
 
-    step_clock["stop_at"] = 8  # Ctrl-C inside the budget, before the decay starts
-    with pytest.raises(KeyboardInterrupt):
-        train(_config(), tmp_path / "stopped", data=data)
-    run = tmp_path / "stopped" / "toy-ae-1"
+    run = _stopped_at_step_8(tmp_path / "stopped", data, step_clock)  # inside the budget, before the decay
     assert read_header(run / "train_state.safetensors")["budget"]["cpu_s"] == 8.0
-    step_clock["stop_at"] = -1
     train(load_run_config(run), tmp_path / "stopped", resume=run, data=data)
 
     assert read_header(run / "final.safetensors")["step"] == BUDGET_STEPS  # 12 more steps, not 20
@@ -45,11 +50,7 @@ def test_a_stopped_run_finishes_its_budget_and_decay_bit_identically(tmp_path, t
 
 def test_a_new_budget_or_a_spent_one_starts_afresh(tmp_path, toys, step_clock):
     data = random_images()
-    step_clock["stop_at"] = 8
-    with pytest.raises(KeyboardInterrupt):
-        train(_config(), tmp_path, data=data)
-    run = tmp_path / "toy-ae-1"
-    step_clock["stop_at"] = -1
+    run = _stopped_at_step_8(tmp_path, data, step_clock)
     train(load_run_config(run), tmp_path, resume=run, data=data, fresh_budget=True)  # --set train.max_cpu_minutes
     assert read_header(run / "final.safetensors")["step"] == 8 + BUDGET_STEPS
     train(load_run_config(run), tmp_path, resume=run, data=data)  # the budget was spent: another whole one
@@ -69,11 +70,7 @@ def test_a_run_that_ended_at_its_steps_gets_a_fresh_budget_for_more_steps(tmp_pa
 
 def test_a_changed_budget_starts_afresh(tmp_path, toys, step_clock):
     data = random_images()
-    step_clock["stop_at"] = 8
-    with pytest.raises(KeyboardInterrupt):
-        train(_config(), tmp_path, data=data)
-    run = tmp_path / "toy-ae-1"
-    step_clock["stop_at"] = -1
+    run = _stopped_at_step_8(tmp_path, data, step_clock)
     cfg = load_run_config(run)
     cfg.train.max_cpu_minutes = 5 / 60  # a library caller's new limit
     train(cfg, tmp_path, resume=run, data=data)
