@@ -12,8 +12,8 @@ never replaces it.
 Every saved training state records the invocation's budget and what it had spent (:func:`budget_record`). A run
 stopped before its budget ran out (Ctrl-C, a crash, a kill) and resumed without a new budget continues that one
 (:func:`unfinished_budget`): it trains for the time left and its decay goes on where it was. A run resumed with a
-new ``train.max_minutes`` / ``train.max_cpu_minutes``, or whose budget was spent, gets a fresh budget and a fresh
-decay.
+new ``train.max_minutes`` / ``train.max_cpu_minutes``, or one that ended (its budget spent or its steps reached),
+gets a fresh budget and a fresh decay.
 """
 from __future__ import annotations
 
