@@ -17,7 +17,8 @@ Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<
 over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
 mixture (written before ``prior="gmm"`` existed, or a periodic export) gets one fitted here on the same ≤ 4,096
 training images the trainer uses; ``--gmm-components 16 32 64`` also scores mixtures of those sizes fitted there
-(grids and scores named ``gmm16``…). Metrics:
+(grids and scores named ``gmm16``…); ``--truncation 1.5 1`` also scores every prior with its standard-normal ε
+truncated at those values (``sample --truncation``; names ``gmm_t1.5``…). Metrics:
 
 * ``heldout_mse_per_pixel``: mean squared error of the posterior-mean reconstruction, [-1, 1] pixels, all held-out;
 * ``kl_per_image``: KL(q(z|x) || N(0, I)) in nats, held-out mean (Kingma & Welling 2014, App. B);
@@ -54,6 +55,8 @@ def main() -> None:
     ap.add_argument("--gmm-components", type=int, nargs="+", default=[],
                     help="also score mixtures of these sizes, refitted here to the same training codes as the "
                          "trainer's (prior names gmmK; how many components the config should set)")
+    ap.add_argument("--truncation", type=float, nargs="+", default=[],
+                    help="also score each prior with ε resampled where |ε| exceeds each of these (sample --truncation)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
@@ -133,15 +136,17 @@ def main() -> None:
         x16 = to_tensor(held[:16])
         save_grid(torch.cat([x16, model.reconstruct(x16)]), Path(args.images) / f"{label}_recon.png", nrow=16)
         scores = {}
-        for name, sampler in samplers.items():
-            prior = "gmm" if name.startswith("gmm") else name
-            save_grid(sampler.sample(64, torch.Generator().manual_seed(0), prior=prior),
+        runs = [(name, sampler, t) for name, sampler in samplers.items() for t in [None, *args.truncation]]
+        for base, sampler, t in runs:
+            prior = "gmm" if base.startswith("gmm") else base
+            name = base if t is None else f"{base}_t{t:g}"
+            save_grid(sampler.sample(64, torch.Generator().manual_seed(0), prior=prior, truncation=t),
                       Path(args.images) / f"{label}_{name}.png", nrow=8)
             if args.n:
                 opts = EvalOptions(n=args.n, n_real=args.n_real or None, real_split="val", seed=0, recon=False,
                                    detect=False, memorisation=False)
                 t0 = time.process_time()
-                fake = generate(sampler, args.n, seed=1234, prior=prior)
+                fake = generate(sampler, args.n, seed=1234, prior=prior, truncation=t)
                 m = evaluate_images(fake, real, opts)
                 scores[name] = {k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
                 scores[name]["cpu_seconds"] = round(time.process_time() - t0, 1)
@@ -168,7 +173,8 @@ def main() -> None:
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),
         }
-        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(samplers)}.json"
+        cut = "".join(f"_t{t:g}" for t in args.truncation)
+        out = Path(args.results) / f"vae_priors_{label}_{'-'.join(samplers)}{cut}.json"
         atomic_write_json(out, result, mark=True)
         print(json.dumps({k: result[k] for k in ("label", "steps", "heldout_mse_per_pixel", "kl_per_image",
                                                  "active_units", "code_std_per_dim_mean")}
