@@ -110,3 +110,26 @@ def test_fid_budget(tmp_path):
          "--results", str(tmp_path / "fid.json"), "--images", str(tmp_path / "images"))
     result = _json(tmp_path / "fid.json")
     assert result["ours"]["fid"] > 0 and result["plain"]["fid"] > 0
+
+
+@pytest.mark.slow
+def test_vae_priors_scores_a_tiny_run(tmp_path):
+    faces = _faces_folder(tmp_path / "faces", n=64)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ANIMEGEN_CACHE": str(tmp_path / "cache"), "ANIMEGEN_QUIET": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    ds, runs = tmp_path / "ds", tmp_path / "runs"
+    for cmd in (["prepare", str(faces), "--size", "64", "--crop", "none", "--val-fraction", "0.25", "--out", str(ds)],
+                ["train", "--config", str(REPO / "configs" / "vae-faces.toml"), "--data", str(ds), "--out", str(runs),
+                 "--name", "tiny", "--set", "train.steps=3", "--set", "train.batch_size=8", "--set",
+                 "model.prior_components=2", "--set", "model.prior_stage2=0", "--set", "train.threads=1",
+                 "--no-report"]):
+        r = subprocess.run([sys.executable, "-m", "animegen", "-q", *cmd], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+    _run(tmp_path, "vae_priors.py", "--data", str(ds), "--run", f"tiny={runs / 'tiny-1'}", "--priors",
+         "standard,gmm", "--truncation", "1.5", "--n", "0", "--images", str(tmp_path / "img"),
+         "--results", str(tmp_path / "res"))
+    result = _json(tmp_path / "res" / "vae_priors_tiny_standard-gmm_t1.5.json")
+    assert result["steps"] == 3 and result["heldout_images"] == 16 and result["heldout_mse_per_pixel"] > 0
+    assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [
+        "tiny_gmm.png", "tiny_gmm_t1.5.png", "tiny_recon.png", "tiny_standard.png", "tiny_standard_t1.5.png"]
