@@ -81,8 +81,9 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
     return ds
 
 
-def started_run(runs: Path, name: str) -> Path | None:
-    """The run folder a killed first stage left with a checkpoint (the newest), else None."""
+def newest_run(runs: Path, name: str) -> Path | None:
+    """The newest run folder ``name-N`` with a training state (one a killed first stage left, or the one the
+    first stage just trained), else None."""
     found = [p for p in runs.glob(f"{name}-*") if p.name.rsplit("-", 1)[1].isdigit() and (p / STATE).is_file()]
     return max(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
 
@@ -118,7 +119,7 @@ def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, 
         if key in m["stages"]:
             prev = b
             continue
-        run = Path(m["run"]) if m.get("run") else started_run(mdir / "runs", name)
+        run = Path(m["run"]) if m.get("run") else newest_run(mdir / "runs", name)
         start_state = keep / f"state-{prev:g}.safetensors"
         where = stage_progress(run, start_state) if run is not None else "start"
         continuing = where == "unfinished"
@@ -138,8 +139,8 @@ def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, 
         t0 = time.time()
         if where != "done" and sh(cmd, mdir / "train.log"):
             sys.exit(f"{name}: training failed at budget {key} (see {mdir / 'train.log'})")
-        if run is None:
-            run = sorted((mdir / "runs").glob(f"{name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[-1]
+        run = run or newest_run(mdir / "runs", name)
+        assert run is not None, "a stage that trained leaves a training state"
         m["run"] = str(run)
         shutil.copy2(run / "final.safetensors", keep / f"model-{key}.safetensors")
         shutil.copy2(run / STATE, keep / f"state-{key}.safetensors")

@@ -19,12 +19,17 @@ def _snapshot() -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for d in GUARDED if d.is_dir() for p in d.rglob("*") if p.is_file()}
 
 
-def _run(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+def _env(tmp_path: Path) -> dict[str, str]:
+    """The environment benchmark scripts and the animegen CLI run in here: 1 thread, a private cache, quiet."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ANIMEGEN_CACHE": str(tmp_path / "cache"), "ANIMEGEN_QUIET": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(BENCH), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     before = _snapshot()
-    r = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run([sys.executable, str(BENCH / script), *args], cwd=tmp_path, env=_env(tmp_path),
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"{script} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     assert _snapshot() == before, f"{script} --smoke wrote into benchmarks/results/ or docs/images/"
     return r
@@ -115,15 +120,13 @@ def test_fid_budget(tmp_path):
 @pytest.mark.slow
 def test_vae_priors_scores_a_tiny_run(tmp_path):
     faces = _faces_folder(tmp_path / "faces", n=64)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ANIMEGEN_CACHE": str(tmp_path / "cache"), "ANIMEGEN_QUIET": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     ds, runs = tmp_path / "ds", tmp_path / "runs"
     for cmd in (["prepare", str(faces), "--size", "64", "--crop", "none", "--val-fraction", "0.25", "--out", str(ds)],
                 ["train", "--config", str(REPO / "configs" / "vae-faces.toml"), "--data", str(ds), "--out", str(runs),
                  "--name", "tiny", "--set", "train.steps=3", "--set", "train.batch_size=8", "--set",
                  "model.prior_components=2", "--set", "model.prior_stage2=0", "--set", "train.threads=1",
                  "--no-report"]):
-        r = subprocess.run([sys.executable, "-m", "animegen", "-q", *cmd], cwd=tmp_path, env=env,
+        r = subprocess.run([sys.executable, "-m", "animegen", "-q", *cmd], cwd=tmp_path, env=_env(tmp_path),
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
     _run(tmp_path, "vae_priors.py", "--data", str(ds), "--run", f"tiny={runs / 'tiny-1'}", "--priors",

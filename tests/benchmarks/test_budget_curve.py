@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_bench_smoke import _faces_folder, _run
+from test_bench_smoke import _env, _faces_folder, _run
 
 
 @pytest.mark.slow
@@ -45,7 +45,7 @@ def test_a_killed_stage_continues_from_its_last_checkpoint(tmp_path):
     import sys
     import time
 
-    from test_bench_smoke import BENCH, REPO
+    from test_bench_smoke import BENCH
 
     from animegen.checkpoint import read_header
     from animegen.runs import read_metrics
@@ -57,8 +57,7 @@ def test_a_killed_stage_continues_from_its_last_checkpoint(tmp_path):
             "--table", str(tmp_path / "c.md"), "--plot", str(tmp_path / "c.png"), "--budgets", "0.15", "--no-score",
             "--set", "train.batch_size=8", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
             "--set", "train.checkpoint_every=5"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ANIMEGEN_CACHE": str(tmp_path / "cache"), "ANIMEGEN_QUIET": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = _env(tmp_path)
     run = work / "recommended" / "runs" / "recommended-1"
     state = run / "train_state.safetensors"
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True,

@@ -68,10 +68,10 @@ def unfinished_budget(record: Any, tc: TrainConfig) -> tuple[float, float] | Non
         if not isinstance(record, dict):
             raise TypeError
         values = [float(record[k]) for k in keys]
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise ValueError
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"the training state's budget record is damaged: {str(record)[:120]}") from None
-    if not all(math.isfinite(v) and v >= 0 for v in values):
-        raise CheckpointError(f"the training state's budget record is damaged: {str(record)[:120]}")
     max_minutes, max_cpu_minutes, wall_s, cpu_s = values
     if record.get("ended") is not False or (max_minutes == 0 and max_cpu_minutes == 0):
         return None
