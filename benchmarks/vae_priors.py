@@ -17,8 +17,9 @@ Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<
 over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
 mixture (written before ``prior="gmm"`` existed, or a periodic export) gets one fitted here on the same ≤ 4,096
 training images the trainer uses; ``--gmm-components 16 32 64`` also scores mixtures of those sizes fitted there
-(grids and scores named ``gmm16``…); ``--truncation 1.5 1`` also scores every prior with its standard-normal ε
-truncated at those values (``sample --truncation``; names ``gmm_t1.5``…). Metrics:
+(grids and scores named ``gmm16``…; ``--fit-images``/``--fit-flips`` fit them to more training codes);
+``--truncation 1.5 1`` also scores every prior with its standard-normal ε truncated at those values
+(``sample --truncation``; names ``gmm_t1.5``…). Metrics:
 
 * ``heldout_mse_per_pixel``: mean squared error of the posterior-mean reconstruction, [-1, 1] pixels, all held-out;
 * ``kl_per_image``: KL(q(z|x) || N(0, I)) in nats, held-out mean (Kingma & Welling 2014, App. B);
@@ -55,6 +56,11 @@ def main() -> None:
     ap.add_argument("--gmm-components", type=int, nargs="+", default=[],
                     help="also score mixtures of these sizes, refitted here to the same training codes as the "
                          "trainer's (prior names gmmK; how many components the config should set)")
+    ap.add_argument("--fit-images", type=int, default=FIT_IMAGES,
+                    help="training images the refitted mixtures (--gmm-components) are fitted to (default: the "
+                         "trainer's 4,096; 0 = all)")
+    ap.add_argument("--fit-flips", action="store_true",
+                    help="fit the refitted mixtures also to the mirrored training images (twice the codes)")
     ap.add_argument("--truncation", type=float, nargs="+", default=[],
                     help="also score each prior with ε resampled where |ε| exceeds each of these (sample --truncation)")
     ap.add_argument("--images", default=str(REPO / "docs" / "images"))
@@ -77,15 +83,18 @@ def main() -> None:
     images = np.asarray(real.images)
     held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
     train = images[~real.val_mask][:FIT_IMAGES]
+    refit = images[~real.val_mask][:args.fit_images or None]  # [F, 64, 64, 3]: the refitted mixtures' images
+    if args.fit_flips:
+        refit = np.concatenate([refit, refit[:, :, ::-1]])  # [2F, 64, 64, 3]: mirrored faces are faces too
 
     def train_batches():
         return (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
 
     @torch.no_grad()
-    def train_codes(model) -> torch.Tensor:
+    def train_codes(model, source=train) -> torch.Tensor:
         from animegen.latent.prior import encode_all
 
-        return encode_all(model.encode, train_batches())  # [N, z]
+        return encode_all(model.encode, (to_tensor(source[i:i + 256]) for i in range(0, len(source), 256)))  # [N, z]
 
     Path(args.images).mkdir(parents=True, exist_ok=True)
     Path(args.results).mkdir(parents=True, exist_ok=True)
@@ -114,7 +123,9 @@ def main() -> None:
         if args.gmm_components:
             from animegen.latent.gmm import fit_gmm
 
-            codes = train_codes(model) if codes is None else codes
+            if args.fit_images != FIT_IMAGES or args.fit_flips or codes is None:
+                codes = train_codes(model, refit)
+            print(f"{label}: refitting mixtures to {len(codes)} codes", file=sys.stderr)
             for k in args.gmm_components:
                 t0 = time.process_time()
                 fit = fit_gmm(codes, k, model.config.prior_covariance, seed=0)  # as MixturePrior.fit_mixture
@@ -169,6 +180,7 @@ def main() -> None:
             "n_generated": args.n,
             "n_real": args.n_real or len(held),
             "checkpoint": args.checkpoint,
+            "refit_codes": None if codes is None else len(codes),
             "fid_by_prior": scores,
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),

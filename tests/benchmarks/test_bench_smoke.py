@@ -136,3 +136,7 @@ def test_vae_priors_scores_a_tiny_run(tmp_path):
     assert result["steps"] == 3 and result["heldout_images"] == 16 and result["heldout_mse_per_pixel"] > 0
     assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [
         "tiny_gmm.png", "tiny_gmm_t1.5.png", "tiny_recon.png", "tiny_standard.png", "tiny_standard_t1.5.png"]
+    _run(tmp_path, "vae_priors.py", "--data", str(ds), "--run", f"all={runs / 'tiny-1'}", "--priors", "standard",
+         "--gmm-components", "3", "--fit-images", "0", "--fit-flips", "--n", "0", "--images", str(tmp_path / "img"),
+         "--results", str(tmp_path / "res"))
+    assert _json(tmp_path / "res" / "vae_priors_all_standard-gmm3.json")["refit_codes"] == 2 * 48  # all, mirrored
