@@ -84,8 +84,9 @@ def prepare(faces: str, work: Path, holdout: float) -> Path:
 def newest_run(runs: Path, name: str) -> Path | None:
     """The newest run folder ``name-N`` with a training state (one a killed first stage left, or the one the
     first stage just trained), else None."""
-    found = [p for p in runs.glob(f"{name}-*") if p.name.rsplit("-", 1)[1].isdigit() and (p / STATE).is_file()]
-    return max(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), default=None)
+    from animegen.runs import newest_run_dir
+
+    return newest_run_dir(runs, name, holding=STATE)
 
 
 def stage_progress(run: Path, start_state: Path) -> str:

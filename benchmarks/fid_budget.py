@@ -104,10 +104,12 @@ def launch_plain(ds: Path, work: Path, cpu_minutes: float, env: dict, n_samples:
 
 
 def latest_run(work: Path) -> Path:
-    runs = sorted((work / "runs").glob("ours-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    if not runs:
+    from animegen.runs import newest_run_dir
+
+    run = newest_run_dir(work / "runs", "ours")
+    if run is None:
         sys.exit("no run folder for ours")
-    return runs[-1]
+    return run
 
 
 def load_live_weights(model, run: Path) -> None:

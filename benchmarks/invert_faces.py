@@ -36,8 +36,10 @@ def run(cmd: list[str], log: Path | None = None) -> None:
 
 
 def final_checkpoint(work: Path) -> Path | None:
-    found = sorted((work / "runs").glob("gan-*/final.safetensors"), key=lambda p: int(p.parent.name.rsplit("-", 1)[1]))
-    return found[-1] if found else None
+    from animegen.runs import newest_run_dir
+
+    run = newest_run_dir(work / "runs", "gan", holding="final.safetensors")
+    return None if run is None else run / "final.safetensors"
 
 
 def train(args, work: Path) -> Path:

@@ -199,6 +199,8 @@ def train_pair(datasets: dict[str, Path], work: Path, steps: int) -> dict:
         procs[name] = cmd
     import threading
 
+    from animegen.runs import newest_run_dir
+
     results: dict = {}
     threads = [threading.Thread(target=lambda n=n, c=c: results.__setitem__(n, run_child(c, work / f"train-{n}.log")))
                for n, c in procs.items()]
@@ -207,7 +209,9 @@ def train_pair(datasets: dict[str, Path], work: Path, steps: int) -> dict:
     for t in threads:
         t.join()
     for name in datasets:
-        run = sorted((work / "runs").glob(f"scale-{name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[-1]
+        run = newest_run_dir(work / "runs", f"scale-{name}", holding="metrics.jsonl")
+        if run is None:
+            sys.exit(f"the {name} training left no run folder (see {work / f'train-{name}.log'})")
         rates = [json.loads(line).get("perf/img_per_s") for line in (run / "metrics.jsonl").read_text().splitlines()]
         rates = [r for r in rates if r][2:]  # the first windows include warm-up
         results[name]["img_per_s_median"] = round(float(sorted(rates)[len(rates) // 2]), 2) if rates else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from animegen.fsutil import atomic_dir, atomic_write_json, atomic_write_text
-from animegen.runs import MetricLogger, create_run_dir, read_metrics
+from animegen.runs import MetricLogger, create_run_dir, newest_run_dir, read_metrics
 
 
 def test_atomic_write_replaces_or_keeps(tmp_path):
@@ -48,6 +48,18 @@ def test_run_dirs_and_metrics(tmp_path):
         fh.write('{"step": 3, "lo')  # a torn line from a crash
     recs = read_metrics(a)
     assert [r["step"] for r in recs] == [1, 2] and recs[0]["bad"] == "nan"
+
+
+def test_newest_run_dir_orders_by_number_not_by_name(tmp_path):
+    assert newest_run_dir(tmp_path / "none", "gan") is None
+    for _ in range(10):
+        create_run_dir(tmp_path, "gan")
+    create_run_dir(tmp_path, "gan-b")  # another name that starts alike: "gan-b-1"
+    (tmp_path / "gan-11").write_text("a file, not a run")
+    assert newest_run_dir(tmp_path, "gan").name == "gan-10"  # 10 after 9, though "gan-9" sorts last as text
+    (tmp_path / "gan-3" / "final.safetensors").write_bytes(b"")
+    assert newest_run_dir(tmp_path, "gan", holding="final.safetensors").name == "gan-3"
+    assert newest_run_dir(tmp_path, "vae") is None
 
 
 def test_written_files_get_umask_permissions(tmp_path):

@@ -153,6 +153,24 @@ class RunLock:
         self.release()
 
 
+def _numbered(root: Path, name: str) -> tuple[str, dict[int, Path]]:
+    """The folder-safe form of ``name`` and the existing ``root/<safe>-<n>`` entries by ``n``."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    pattern = re.compile(rf"^{re.escape(safe)}-(\d+)$")
+    return safe, {int(m.group(1)): p for p in root.iterdir() if (m := pattern.match(p.name))}
+
+
+def newest_run_dir(root: str | Path, name: str, holding: str | None = None) -> Path | None:
+    """The run folder ``root/<name>-<n>`` that :func:`create_run_dir` made last (largest ``n``), among those
+    holding the file ``holding`` when given; None if there is none."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    found = _numbered(root, name)[1]
+    ok = [n for n, p in found.items() if p.is_dir() and (holding is None or (p / holding).is_file())]
+    return found[max(ok)] if ok else None
+
+
 def create_run_dir(root: str | Path, name: str) -> Path:
     """Make ``root/<name>-<n>`` with the smallest unused ``n`` ≥ 1 (safe against concurrent runs)."""
     root = Path(root)
@@ -162,9 +180,7 @@ def create_run_dir(root: str | Path, name: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AnimegenError(f"cannot create {root}: {exc.strerror}") from None
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
-    pattern = re.compile(rf"^{re.escape(safe)}-(\d+)$")
-    taken = [int(m.group(1)) for p in root.iterdir() if (m := pattern.match(p.name))]
+    safe, taken = _numbered(root, name)
     n = max(taken, default=0) + 1
     while True:
         path = root / f"{safe}-{n}"
