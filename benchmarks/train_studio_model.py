@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO / "src"))
 from animegen.checkpoint import read_header, read_tensors, save_tensors  # noqa: E402
 
 ASSET = REPO / "src" / "animegen" / "studio" / "assets" / "studio-vae.safetensors"
-# model.mmd_weight=0: the shipped model was made before the recipe gained its MMD term
+# model.mmd_weight=0, train.batch_size=64: the shipped model was made before the recipe gained its MMD term and batch 32
 OVERRIDES = ["model.widths=[16,32,64,128]", "model.latent_dim=64", "model.prior_components=8", "model.mmd_weight=0",
-             "train.threads=1", "train.steps=1000000", "train.eval_every=500"]
+             "train.batch_size=64", "train.threads=1", "train.steps=1000000", "train.eval_every=500"]
 
 
 def package(src: Path, dst: Path) -> None:

@@ -42,7 +42,7 @@ WGAN_GP_SEED002 = Recipe("wgan-gp-seed002", "wgan-gp", FACES + (
 VAE_FACES = Recipe("vae-faces", "vae", FACES + (
     "model.arch=conv", "model.widths=[32, 64, 128, 256]", "model.latent_dim=128", "model.upsample=nearest",
     "model.likelihood=gaussian", "model.calibrate_obs_std=true", "model.obs_std=0.25", "model.beta=1.0",
-    "model.mmd_weight=3000", "model.lr=5e-4", "train.batch_size=64"))
+    "model.mmd_weight=3000", "model.lr=5e-4", "train.batch_size=32"))
 # configs/vaegan-faces.toml without the mixture prior (Larsen et al. 2016)
 VAEGAN_FACES = Recipe("vaegan-faces", "vaegan", FACES + (
     "model.widths=[32, 64, 128, 256]", "model.latent_dim=128", "model.upsample=nearest", "model.d_width=32",
