@@ -87,14 +87,14 @@ def main() -> None:
     if args.fit_flips:
         refit = np.concatenate([refit, refit[:, :, ::-1]])  # [2F, 64, 64, 3]: mirrored faces are faces too
 
-    def train_batches():
-        return (to_tensor(train[i:i + 256]) for i in range(0, len(train), 256))
+    def train_batches(source=train):
+        return (to_tensor(source[i:i + 256]) for i in range(0, len(source), 256))  # [≤256, 3, 64, 64] each
 
     @torch.no_grad()
     def train_codes(model, source=train) -> torch.Tensor:
         from animegen.latent.prior import encode_all
 
-        return encode_all(model.encode, (to_tensor(source[i:i + 256]) for i in range(0, len(source), 256)))  # [N, z]
+        return encode_all(model.encode, train_batches(source))  # [N, z]
 
     Path(args.images).mkdir(parents=True, exist_ok=True)
     Path(args.results).mkdir(parents=True, exist_ok=True)
