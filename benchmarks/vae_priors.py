@@ -83,9 +83,12 @@ def main() -> None:
     images = np.asarray(real.images)
     held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
     train = images[~real.val_mask][:FIT_IMAGES]
-    refit = images[~real.val_mask][:args.fit_images or None]  # [F, 64, 64, 3]: the refitted mixtures' images
-    if args.fit_flips:
-        refit = np.concatenate([refit, refit[:, :, ::-1]])  # [2F, 64, 64, 3]: mirrored faces are faces too
+    trainers_codes = args.fit_images == FIT_IMAGES and not args.fit_flips  # refit to the trainer's own codes
+
+    def refit_images() -> np.ndarray:
+        """The refitted mixtures' images: [F, 64, 64, 3], or [2F, …] with their mirror images (--fit-flips)."""
+        imgs = images[~real.val_mask][:args.fit_images or None]
+        return np.concatenate([imgs, imgs[:, :, ::-1]]) if args.fit_flips else imgs  # mirrored faces are faces too
 
     def train_batches(source=train):
         return (to_tensor(source[i:i + 256]) for i in range(0, len(source), 256))  # [≤256, 3, 64, 64] each
@@ -111,6 +114,7 @@ def main() -> None:
             model.fit_priors(train_batches())
             print(f"{label}: fitted the mixture here ({time.process_time() - t0:.0f} CPU-s)", file=sys.stderr)
         codes = None  # the training codes, encoded once for the priors fitted below
+        refit_codes = None  # how many codes the --gmm-components mixtures were fitted to
         if "stage2" in priors and model.stage2_prior() is None:  # a run trained without model.prior_stage2
             from animegen.latent.stage2 import fit_stage2
 
@@ -123,9 +127,10 @@ def main() -> None:
         if args.gmm_components:
             from animegen.latent.gmm import fit_gmm
 
-            if args.fit_images != FIT_IMAGES or args.fit_flips or codes is None:
-                codes = train_codes(model, refit)
-            print(f"{label}: refitting mixtures to {len(codes)} codes", file=sys.stderr)
+            if codes is None or not trainers_codes:
+                codes = train_codes(model, train if trainers_codes else refit_images())
+            refit_codes = len(codes)
+            print(f"{label}: refitting mixtures to {refit_codes} codes", file=sys.stderr)
             for k in args.gmm_components:
                 t0 = time.process_time()
                 fit = fit_gmm(codes, k, model.config.prior_covariance, seed=0)  # as MixturePrior.fit_mixture
@@ -180,7 +185,7 @@ def main() -> None:
             "n_generated": args.n,
             "n_real": args.n_real or len(held),
             "checkpoint": args.checkpoint,
-            "refit_codes": None if codes is None else len(codes),
+            "refit_codes": refit_codes,
             "fid_by_prior": scores,
             "val": header["extra"].get("val"),
             "config": json.loads((Path(run) / "config.json").read_text()),
