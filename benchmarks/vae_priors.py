@@ -15,9 +15,10 @@ then score (``--run LABEL=RUN_DIR`` repeats; ``--priors`` are the ``sample --pri
 
 Writes ``docs/images/<label>_<prior>.png`` (64 samples, seed 0), ``docs/images/<label>_recon.png`` (held-out faces
 over their reconstructions) and ``benchmarks/results/vae_priors_<label>_<priors>.json``. A checkpoint without a fitted
-mixture (written before ``prior="gmm"`` existed, or a periodic export) gets one fitted here on the same ≤ 4,096
-training images the trainer uses; ``--gmm-components 16 32 64`` also scores mixtures of those sizes fitted there
-(grids and scores named ``gmm16``…; ``--fit-images``/``--fit-flips`` fit them to more training codes);
+mixture (written before ``prior="gmm"`` existed, or a periodic export) gets one fitted here on ≤ 4,096 training
+images (what the trainer's exports used before ``train.prior_fit_codes``); ``--gmm-components 16 32 64`` also scores
+mixtures of those sizes fitted there (grids and scores named ``gmm16``…; ``--fit-images 0 --fit-flips`` fits them to
+all training images and their mirror images, as the trainer's full exports now do on a face set of this size);
 ``--truncation 1.5 1`` also scores every prior with its standard-normal ε truncated at those values
 (``sample --truncation``; names ``gmm_t1.5``…). Metrics:
 
@@ -39,7 +40,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FIT_IMAGES = 4096  # as the trainer's EXPORT_FIT_IMAGES
+FIT_IMAGES = 4096  # as the trainer's exports before train.prior_fit_codes (its periodic exports still)
 
 
 def main() -> None:
@@ -54,11 +55,11 @@ def main() -> None:
     ap.add_argument("--train-cpu-minutes", type=float, default=None,
                     help="process CPU minutes the training had used at this checkpoint (recorded in the JSON)")
     ap.add_argument("--gmm-components", type=int, nargs="+", default=[],
-                    help="also score mixtures of these sizes, refitted here to the same training codes as the "
-                         "trainer's (prior names gmmK; how many components the config should set)")
+                    help="also score mixtures of these sizes, refitted here to --fit-images training codes "
+                         "(prior names gmmK; how many components the config should set)")
     ap.add_argument("--fit-images", type=int, default=FIT_IMAGES,
-                    help="training images the refitted mixtures (--gmm-components) are fitted to (default: the "
-                         "trainer's 4,096; 0 = all)")
+                    help="training images the refitted mixtures (--gmm-components) are fitted to (default 4,096: "
+                         "the trainer's exports before train.prior_fit_codes; 0 = all)")
     ap.add_argument("--fit-flips", action="store_true",
                     help="fit the refitted mixtures also to the mirrored training images (twice the codes)")
     ap.add_argument("--truncation", type=float, nargs="+", default=[],
@@ -83,7 +84,7 @@ def main() -> None:
     images = np.asarray(real.images)
     held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
     train = images[~real.val_mask][:FIT_IMAGES]
-    trainers_codes = args.fit_images == FIT_IMAGES and not args.fit_flips  # refit to the trainer's own codes
+    trainers_codes = args.fit_images == FIT_IMAGES and not args.fit_flips  # the 4,096 codes fitted above too
 
     def refit_images() -> np.ndarray:
         """The refitted mixtures' images: [F, 64, 64, 3], or [2F, …] with their mirror images (--fit-flips)."""

@@ -104,10 +104,16 @@ class TrainConfig:
     loss otherwise. The criterion is written into the run's metrics.jsonl (``best`` events) and checkpoints."""
     keep_checkpoints: int = 2
     export_priors: Literal["end", "always"] = "end"
-    """When exports fit the costly latent priors (the VAE/VAE-GAN Gaussian mixture and second-stage VAE, up to a
-    minute of CPU each): ``end`` in ``final.safetensors``, on Ctrl-C and, at the end of training, in
+    """When exports fit the costly latent priors (the VAE/VAE-GAN Gaussian mixture and second-stage VAE, minutes
+    of CPU at ``prior_fit_codes``): ``end`` in ``final.safetensors``, on Ctrl-C and, at the end of training, in
     ``best.safetensors`` (periodic ``step-N``/``last`` exports carry the fitted Gaussian only); ``always`` at
     every export."""
+    prior_fit_codes: int = 24576
+    """How many training codes the full exports (``final``, ``best``, Ctrl-C; every export with
+    ``export_priors = "always"``) fit the latent priors to: the training images and, with ``data.hflip`` (the
+    model trained on mirrored faces too), their mirror images, up to this many codes in all, spread evenly over
+    the training split (0: all of them). More codes give the mixture sharper components; its EM costs CPU time
+    in proportion. Periodic exports fit the Gaussian alone, to 4,096 training images."""
     grad_clip: float = 0.0
     """Clip gradient norm to this value; 0 disables (norms are still measured and logged)."""
     max_grad_norm: float = 0.0

@@ -7,7 +7,7 @@ import torch
 
 from animegen.errors import DataError
 from animegen.imaging import to_tensor
-from animegen.train.data import BatchLoader, split_indices
+from animegen.train.data import BatchLoader, fixed_batches, split_indices
 
 
 def _images(n=20, size=8, c=3, seed=0):
@@ -62,6 +62,16 @@ def test_hflip_mirrors_some_images_deterministically():
     plain = to_tensor(imgs[order])
     assert torch.equal(batch[flips], plain[flips].flip(3))
     assert torch.equal(batch[~flips], plain[~flips])
+
+
+def test_fixed_batches_in_order_plain_or_all_mirrored():
+    imgs = _images(n=10)
+    loader = BatchLoader(imgs, np.arange(10), batch_size=4, seed=0, hflip=True)
+    idx = np.array([7, 2, 9, 0, 5])
+    plain = torch.cat(list(fixed_batches(loader, idx, 2)))  # [5, 3, 8, 8] in batches of 2, 2, 1
+    mirrored = torch.cat(list(fixed_batches(loader, idx, 2, mirrored=True)))
+    assert torch.equal(plain, to_tensor(imgs[idx]))
+    assert torch.equal(mirrored, plain.flip(3))
 
 
 def test_rank_shards_make_up_the_global_batch():

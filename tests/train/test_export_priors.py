@@ -1,7 +1,9 @@
 """train.export_priors: periodic exports of a VAE carry only the fitted Gaussian; final, Ctrl-C and best get the
-mixture and the second stage (best's own weights, step and metadata kept); ``always`` fits them at every export."""
+mixture and the second stage (best's own weights, step and metadata kept); ``always`` fits them at every export.
+train.prior_fit_codes: the full exports fit to the training images and their mirror images, up to that many codes."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from train_toys import random_images
@@ -11,6 +13,7 @@ from animegen.config import DataConfig, RunConfig, TrainConfig
 from animegen.errors import CheckpointError
 from animegen.models import VAEConfig, vae
 from animegen.train import evaluation, train
+from animegen.train.export import spread
 
 
 def vae_config(**train_kw) -> RunConfig:
@@ -46,7 +49,8 @@ def test_periodic_exports_defer_the_costly_priors_to_the_end(tmp_path, best_at_s
     best, step2 = load_model(run / "best.safetensors"), load_model(run / "step-000002.safetensors")
     weights = [k for k, v in step2.state_dict().items() if k.startswith(("encoder", "decoder"))]
     assert weights and all(torch.equal(best.state_dict()[k], step2.state_dict()[k]) for k in weights)
-    assert torch.equal(best.prior_mean, step2.prior_mean)  # the Gaussian of the same weights and codes
+    n_train = int(step2.prior_count)  # the periodic export: every (unflipped) training image of this tiny set
+    assert int(best.prior_count) == int(best.gmm_count) == 2 * n_train  # refitted with the mirror images too
     with pytest.raises(CheckpointError, match="export_priors=always"):
         step2.sample(2, prior="gmm")
 
@@ -67,3 +71,23 @@ def test_always_fits_every_export(tmp_path, best_at_step_2):
     run = train(vae_config(export_priors="always"), tmp_path, data=random_images())
     for name in ("step-000002", "step-000004", "best", "final"):
         assert fitted(run / f"{name}.safetensors") == (True, True, True), name
+
+
+N_TRAIN = 38  # random_images(): 48 images, 10 held out (val_fraction 0.2)
+
+
+@pytest.mark.parametrize("hflip, cap, codes",
+                         [(True, 0, 2 * N_TRAIN), (False, 0, N_TRAIN), (True, 10, 10), (False, 10, 10)])
+def test_full_exports_fit_the_images_and_their_mirrors_up_to_the_cap(tmp_path, hflip, cap, codes):
+    cfg = vae_config(steps=2, checkpoint_every=1, prior_fit_codes=cap)
+    cfg.data.hflip = hflip
+    run = train(cfg, tmp_path, data=random_images())
+    assert int(load_model(run / "step-000001.safetensors").prior_count) == N_TRAIN  # periodic: the unflipped images
+    final = load_model(run / "final.safetensors")
+    assert int(final.prior_count) == int(final.gmm_count) == int(final.stage2_count) == codes
+
+
+def test_spread_takes_evenly_spaced_entries():
+    idx = np.arange(100, 110)
+    assert spread(idx, 4).tolist() == [100, 103, 106, 109]
+    assert spread(idx, 0) is idx and spread(idx, 10) is idx and spread(idx, 99) is idx

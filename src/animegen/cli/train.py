@@ -35,8 +35,10 @@ before its time budget ran out (Ctrl-C, a crash, a kill) and resumed without
 --set train.max_minutes / max_cpu_minutes finishes that budget and its decay;
 with a new one it trains for that long, with a fresh decay.
 VAE / VAE-GAN: the mixture and second-stage priors are fitted in final, best
-and the Ctrl-C export; train.export_priors=always fits them at every export
-too (up to a minute of CPU each)."""
+and the Ctrl-C export, to train.prior_fit_codes codes (default 24576: the
+training images and, with data.hflip, their mirror images; 0 = all); this
+takes minutes of CPU on ten thousand faces. train.export_priors=always fits
+them at every export too."""
 
 
 @app.command("train", epilog=EXAMPLES)

@@ -50,13 +50,16 @@ class GMMFit:
 
 
 def component_log_prob(x: Tensor, means: Tensor, scale_tril: Tensor) -> Tensor:
-    """log N(x_n; μ_k, L_k L_kᵀ) ``[N, K]`` for ``x`` ``[N, z]``, ``means`` ``[K, z]``, ``scale_tril`` ``[K, z, z]``."""
+    """log N(x_n; μ_k, L_k L_kᵀ) ``[N, K]`` for ``x`` ``[N, z]``, ``means`` ``[K, z]``, ``scale_tril`` ``[K, z, z]``.
+
+    One component at a time: memory of ``[N, z]``, not ``[K, N, z]`` (tens of thousands of codes × 16 components)."""
     z = x.shape[1]
-    diff = (x.unsqueeze(0) - means.unsqueeze(1)).transpose(1, 2)  # [K, z, N]
-    sol = torch.linalg.solve_triangular(scale_tril, diff, upper=False)  # [K, z, N]: L⁻¹(x − μ)
-    maha = sol.pow(2).sum(1)  # [K, N]
-    log_det = scale_tril.diagonal(dim1=1, dim2=2).log().sum(1)  # [K]: ½ log |Σ_k|
-    return (-0.5 * maha - log_det.unsqueeze(1) - 0.5 * z * LOG_2PI).T  # [N, K]
+    out = x.new_empty(x.shape[0], means.shape[0])  # [N, K]
+    for k in range(means.shape[0]):
+        sol = torch.linalg.solve_triangular(scale_tril[k], (x - means[k]).T, upper=False)  # [z, N]: L⁻¹(x − μ)
+        log_det = scale_tril[k].diagonal().log().sum()  # ½ log |Σ_k|
+        out[:, k] = -0.5 * sol.pow(2).sum(0) - log_det - 0.5 * z * LOG_2PI
+    return out
 
 
 def kmeans_pp(x: Tensor, k: int, generator: torch.Generator) -> Tensor:
@@ -115,12 +118,14 @@ def fit_gmm(codes: Tensor, components: int, covariance: Literal["full", "diag"] 
         nk = resp.sum(0) + 1e-10  # [K]
         weights = nk / nk.sum()
         means = (resp.T @ x) / nk.unsqueeze(1)  # [K, z]
-        diff = x.unsqueeze(0) - means.unsqueeze(1)  # [K, N, z]
+        # per component, as above: diff_k = x − μ_k is [N, z]
         if covariance == "full":
-            cov = torch.einsum("nk,kni,knj->kij", resp, diff, diff) / nk.view(-1, 1, 1)  # [K, z, z]
+            cov = torch.stack([((x - means[k]) * resp[:, k:k + 1]).T @ (x - means[k])
+                               for k in range(components)]) / nk.view(-1, 1, 1)  # [K, z, z]
             tril = torch.linalg.cholesky(cov + ridge * eye)
         else:
-            var = torch.einsum("nk,kni->ki", resp, diff.pow(2)) / nk.unsqueeze(1)  # [K, z]
+            var = torch.stack([resp[:, k] @ (x - means[k]).pow(2)
+                               for k in range(components)]) / nk.unsqueeze(1)  # [K, z]
             tril = torch.diag_embed((var + ridge).sqrt())
         if ll - prev < tol:
             break

@@ -212,7 +212,7 @@ class MixturePrior(EncoderDecoderModel):
     @torch.no_grad()
     def fit_priors(self, batches, costly: bool = True) -> Tensor:
         """Encode ``batches`` once (eval mode), fit and store the Gaussian and, with ``costly``, the mixture and
-        the second stage (up to a minute of CPU at 4,096 codes; without it they are marked not fitted);
+        the second stage (minutes of CPU at tens of thousands of codes; without it they are marked not fitted);
         returns the codes."""
         was = self.training
         self.eval()

@@ -233,7 +233,8 @@ class BatchLoader:
         self.state = LoaderState(int(state["epoch"]), int(state["position"]))
 
 
-def fixed_batches(loader: BatchLoader, indices: np.ndarray, batch_size: int):
-    """Unflipped batches of the given dataset ``indices`` (validation, reference images)."""
+def fixed_batches(loader: BatchLoader, indices: np.ndarray, batch_size: int, mirrored: bool = False):
+    """Batches of the given dataset ``indices`` (validation, reference images), unflipped, or all mirrored."""
     for i in range(0, len(indices), batch_size):
-        yield loader.gather(np.asarray(indices[i:i + batch_size], dtype=np.int64))
+        idx = np.asarray(indices[i:i + batch_size], dtype=np.int64)
+        yield loader.gather(idx, np.ones(len(idx), dtype=bool) if mirrored else None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from animegen import runs
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from animegen.train.trainer import Trainer
 
 EMA_BN_BATCHES = 16  # batches of prior samples that re-estimate BatchNorm statistics for EMA weights
-EXPORT_FIT_IMAGES = 4096  # training images handed to model.prepare_export (the AE/VAE fitted prior)
+EXPORT_FIT_IMAGES = 4096  # training images the periodic exports' model.prepare_export gets (the fitted Gaussian)
 
 
 def rng_fork(device: torch.device):
@@ -61,10 +62,30 @@ def write_samples(tr: Trainer) -> None:
             outputs.save_recon_grid(real, outputs.reconstruct(tr.model, real), tr.run_dir / runs.RECON / name)
 
 
-def fit_batches(tr: Trainer):
-    """The unflipped training images every export prepares on (``model.prepare_export``'s ``batches``)."""
-    idx = tr.train_idx[:EXPORT_FIT_IMAGES]
-    return lambda: fixed_batches(tr.loader, idx, tr.tc.batch_size)
+def spread(idx: np.ndarray, n: int) -> np.ndarray:
+    """``n`` entries of ``idx`` evenly spaced over it (all of them when ``n`` is 0 or at least ``len(idx)``)."""
+    if n <= 0 or n >= len(idx):
+        return idx
+    return idx[np.linspace(0, len(idx) - 1, n).round().astype(np.int64)]
+
+
+def fit_batches(tr: Trainer, costly: bool):
+    """The training images an export prepares on (``model.prepare_export``'s ``batches``).
+
+    Periodic exports (not ``costly``: the fitted Gaussian alone): ``EXPORT_FIT_IMAGES`` unflipped images. Full
+    exports: ``train.prior_fit_codes`` codes (0: all), the images and, with ``data.hflip``, their mirror images."""
+    mirror = costly and tr.cfg.data.hflip
+    if costly:
+        n = tr.tc.prior_fit_codes
+        idx = spread(tr.train_idx, max(1, n // 2) if mirror and n else n)
+    else:
+        idx = spread(tr.train_idx, EXPORT_FIT_IMAGES)
+
+    def batches():
+        yield from fixed_batches(tr.loader, idx, tr.tc.batch_size)
+        if mirror:
+            yield from fixed_batches(tr.loader, idx, tr.tc.batch_size, mirrored=True)
+    return batches
 
 
 def export(tr: Trainer, *names: str, costly: bool = True) -> None:
@@ -73,7 +94,7 @@ def export(tr: Trainer, *names: str, costly: bool = True) -> None:
     model = tr.model
     with rng_fork(tr.device), tr.ema.swapped(model):  # the exported weights, in place for prepare_export
         refresh_ema_batchnorm(tr)
-        model.prepare_export(fit_batches(tr), tr.ema.enabled, costly)
+        model.prepare_export(fit_batches(tr, costly), tr.ema.enabled, costly)
         state = model.state_dict()
         for name in names:
             kind = "step" if name.startswith("step-") else name.split(".")[0]
@@ -128,7 +149,7 @@ def finish_best(tr: Trainer) -> None:
     header = read_header(path)
     model = load_model(path).to(tr.device)
     with rng_fork(tr.device):
-        model.prepare_export(fit_batches(tr), tr.ema.enabled, True)
+        model.prepare_export(fit_batches(tr, True), tr.ema.enabled, True)
     save_model(path, model, header["step"], header["epoch"], extra=header.get("extra"))
 
 
