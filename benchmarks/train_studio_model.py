@@ -29,6 +29,7 @@ from animegen.checkpoint import read_header, read_tensors, save_tensors  # noqa:
 
 ASSET = REPO / "src" / "animegen" / "studio" / "assets" / "studio-vae.safetensors"
 # model.mmd_weight=0, train.batch_size=64: the shipped model was made before the recipe gained its MMD term and batch 32
+# (its priors were fitted to its first 4,096 training faces; a rebuild fits them to train.prior_fit_codes codes)
 OVERRIDES = ["model.widths=[16,32,64,128]", "model.latent_dim=64", "model.prior_components=8", "model.mmd_weight=0",
              "train.batch_size=64", "train.threads=1", "train.steps=1000000", "train.eval_every=500"]
 

@@ -77,7 +77,7 @@ def demo_config(minutes: float, n: int, size: int, seed: int, source: str | None
                                     seed=seed),
                     train=TrainConfig(steps=1_000_000, max_minutes=minutes, batch_size=32, seed=seed, ema_decay=0.0,
                                       lr_decay=0.3, sample_every=200, checkpoint_every=500, eval_every=250,
-                                      log_every=25))
+                                      log_every=25, prior_fit_codes=4096))  # only a Gaussian to fit: a short export
     return apply_overrides(cfg, DEMO_VAE)
 
 
