@@ -186,6 +186,7 @@ def main() -> None:
             "n_generated": args.n,
             "n_real": args.n_real or len(held),
             "checkpoint": args.checkpoint,
+            "mixture_codes": int(model.gmm_count) if hasattr(model, "gmm_count") else None,  # prior "gmm"'s fit
             "refit_codes": refit_codes,
             "fid_by_prior": scores,
             "val": header["extra"].get("val"),

@@ -134,6 +134,7 @@ def test_vae_priors_scores_a_tiny_run(tmp_path):
          "--results", str(tmp_path / "res"))
     result = _json(tmp_path / "res" / "vae_priors_tiny_standard-gmm_t1.5.json")
     assert result["steps"] == 3 and result["heldout_images"] == 16 and result["heldout_mse_per_pixel"] > 0
+    assert result["mixture_codes"] == 2 * 48  # the trainer's final export: every training face and its mirror
     assert sorted(p.name for p in (tmp_path / "img").iterdir()) == [
         "tiny_gmm.png", "tiny_gmm_t1.5.png", "tiny_recon.png", "tiny_standard.png", "tiny_standard_t1.5.png"]
     _run(tmp_path, "vae_priors.py", "--data", str(ds), "--run", f"all={runs / 'tiny-1'}", "--priors", "standard",
