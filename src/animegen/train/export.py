@@ -73,8 +73,9 @@ def fit_batches(tr: Trainer, costly: bool):
     """The training images an export prepares on (``model.prepare_export``'s ``batches``).
 
     Periodic exports (not ``costly``: the fitted Gaussian alone): ``EXPORT_FIT_IMAGES`` unflipped images. Full
-    exports: ``train.prior_fit_codes`` codes (0: all), the images and, with ``data.hflip``, their mirror images."""
-    mirror = costly and tr.cfg.data.hflip
+    exports: ``train.prior_fit_codes`` codes (0: all), the images and, with ``data.hflip``, their mirror images
+    (from two images on: one face and its mirror are no spread to fit a prior to)."""
+    mirror = costly and tr.cfg.data.hflip and len(tr.train_idx) >= 2
     if costly:
         n = tr.tc.prior_fit_codes
         idx = spread(tr.train_idx, max(1, n // 2) if mirror and n else n)
