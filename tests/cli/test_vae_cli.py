@@ -69,10 +69,11 @@ def test_vaegan_trains_then_samples_from_every_prior_and_evaluates(tmp_path, cap
     metrics = tmp_path / "metrics.json"
     code, _, err = run_cli(["-q", "evaluate", str(run / "final.safetensors"), "--data", "synth:64", "--n", "8",
                             "--n-real", "12", "--real-split", "all", "--kid-subsets", "4", "--no-detect",
-                            "--out", str(metrics)], capsys)
+                            "--prior", "gmm", "--out", str(metrics)], capsys)
     assert code == 0, err
     m = json.loads(metrics.read_text())
     assert math.isfinite(m["fid"]) and m["model"]["family"] == "vaegan" and m["model"]["has_encoder"]
+    assert m["protocol"]["prior"] == "gmm"
 
 
 def test_vae_observation_samples_differ_from_the_mean(tmp_path, capsys):

@@ -92,7 +92,8 @@ def evaluate(
     k: int = typer.Option(3, "--k", help="k of the k-NN precision/recall."),
     truncation: float | None = typer.Option(None, "--truncation", help="GAN truncation trick threshold."),
     prior: str = typer.Option("auto", "--prior", help="Latent distribution: standard N(0, I), fitted (the Gaussian of "
-                              "the training codes, AE/VAE) or auto (fitted for the AE)."),
+                              "the training codes, AE/VAE), gmm or stage2 (the mixture or second-stage VAE a "
+                              "VAE/VAE-GAN final export carries) or auto (fitted for the AE)."),
     precision: str = typer.Option("fp32", "--precision", help="fp32 (standard) or bf16 (faster; not comparable)."),
     detect: bool = typer.Option(True, "--detect/--no-detect",
                                 help="Face-detection pass rate (needs animegen[detect])."),
@@ -121,7 +122,7 @@ def evaluate(
     if real_split not in SPLITS:
         raise AnimegenError(f"--real-split must be one of {', '.join(SPLITS)} (got {real_split!r})")
     if prior not in PRIORS:
-        raise AnimegenError(f"--prior must be auto, standard or fitted (got {prior!r})")
+        raise AnimegenError(f"--prior must be one of {', '.join(PRIORS)} (got {prior!r})")
     if precision not in ("fp32", "bf16"):
         raise AnimegenError(f"--precision must be fp32 or bf16 (got {precision!r})")
     for flag, value, low in (("--n-real", n_real, 0), ("--batch-size", batch_size, 1),
