@@ -183,8 +183,9 @@ class GenerativeModel(nn.Module):
                                   "use prior 'standard'")
         return fit
 
-    def check_training_set(self, n_train: int) -> None:
-        """Called by the trainer before the first step with the size of the training split; raise a
+    def check_training_set(self, n_codes: int) -> None:
+        """Called by the trainer before the first step with the number of training images (with their mirror
+        images under ``data.hflip``, at most ``train.prior_fit_codes``) that the full exports encode; raise a
         ``ConfigError`` if this model's settings cannot work with it (default: no requirement)."""
 
     def decode(self, z: Tensor) -> Tensor:

@@ -181,12 +181,14 @@ class MixturePrior(EncoderDecoderModel):
             return None
         return GMMFit(self.gmm_weights, self.gmm_means, self.gmm_scale_tril, int(self.gmm_count))
 
-    def check_training_set(self, n_train: int) -> None:
+    def check_training_set(self, n_codes: int) -> None:
         """Called by the trainer before the first step: the mixture needs at least one code per component."""
         k = self.config.prior_components
-        if 0 < k and n_train < k:
-            raise ConfigError(f"model.prior_components={k} but the training split has only {n_train} images "
-                              f"(codes) to fit the mixture on; lower model.prior_components")
+        if 0 < k and n_codes < k:
+            raise ConfigError(f"model.prior_components={k} but the mixture would be fitted to only {n_codes} "
+                              f"code{'' if n_codes == 1 else 's'} "
+                              "(training images, their mirrors with data.hflip, at most train.prior_fit_codes); "
+                              "lower model.prior_components")
 
     @torch.no_grad()
     def fit_mixture(self, codes: Tensor, seed: int = 0) -> GMMFit:

@@ -69,18 +69,28 @@ def spread(idx: np.ndarray, n: int) -> np.ndarray:
     return idx[np.linspace(0, len(idx) - 1, n).round().astype(np.int64)]
 
 
-def fit_batches(tr: Trainer, costly: bool):
-    """The training images an export prepares on (``model.prepare_export``'s ``batches``).
+def fit_images(tr: Trainer, costly: bool) -> tuple[np.ndarray, bool]:
+    """(training images, whether their mirror images are added) that an export fits the latent priors to.
 
     Periodic exports (not ``costly``: the fitted Gaussian alone): ``EXPORT_FIT_IMAGES`` unflipped images. Full
     exports: ``train.prior_fit_codes`` codes (0: all), the images and, with ``data.hflip``, their mirror images
     (from two images on: one face and its mirror are no spread to fit a prior to)."""
-    mirror = costly and tr.cfg.data.hflip and len(tr.train_idx) >= 2
-    if costly:
-        n = tr.tc.prior_fit_codes
-        idx = spread(tr.train_idx, max(1, n // 2) if mirror and n else n)
-    else:
-        idx = spread(tr.train_idx, EXPORT_FIT_IMAGES)
+    if not costly:
+        return spread(tr.train_idx, EXPORT_FIT_IMAGES), False
+    n = tr.tc.prior_fit_codes
+    mirror = tr.cfg.data.hflip and len(tr.train_idx) >= 2 and n != 1
+    return spread(tr.train_idx, n // 2 if mirror else n), mirror
+
+
+def full_fit_codes(tr: Trainer) -> int:
+    """How many codes the full exports fit the latent priors to (checked against the model before training)."""
+    idx, mirror = fit_images(tr, True)
+    return len(idx) * (2 if mirror else 1)
+
+
+def fit_batches(tr: Trainer, costly: bool):
+    """The batches of :func:`fit_images` (``model.prepare_export``'s ``batches``)."""
+    idx, mirror = fit_images(tr, costly)
 
     def batches():
         yield from fixed_batches(tr.loader, idx, tr.tc.batch_size)

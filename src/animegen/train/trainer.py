@@ -71,7 +71,7 @@ from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
 from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, evaluate
-from animegen.train.export import checkpoint, save_after_crash, write_samples
+from animegen.train.export import checkpoint, full_fit_codes, save_after_crash, write_samples
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
 from animegen.train.schedule import budget_used, decay_factor, run_progress
@@ -244,7 +244,7 @@ class Trainer:
         self.ema = EMA(model, model.ema_module, tc.ema_decay, tc.ema_start)
 
         self.train_idx, self.val_idx = split_indices(len(ds), cfg.data.val_fraction, cfg.data.seed, ds.val_mask)
-        model.check_training_set(len(self.train_idx))  # e.g. a latent mixture with more components than codes
+        model.check_training_set(full_fit_codes(self))  # e.g. a latent mixture with more components than codes
         self.images_per_step = tc.batch_size * self.batches_per_step
         if tc.epochs > 0:  # train.epochs replaces train.steps (config.json records both)
             tc.steps = max(1, math.ceil(tc.epochs * len(self.train_idx) / self.images_per_step))
