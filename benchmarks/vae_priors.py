@@ -84,7 +84,7 @@ def main() -> None:
     images = np.asarray(real.images)
     held = images[real.val_mask]  # [V, 64, 64, 3] uint8, never trained on
     train = images[~real.val_mask][:FIT_IMAGES]
-    trainers_codes = args.fit_images == FIT_IMAGES and not args.fit_flips  # the 4,096 codes fitted above too
+    refit_on_train = args.fit_images == FIT_IMAGES and not args.fit_flips  # the images of `train` above
 
     def refit_images() -> np.ndarray:
         """The refitted mixtures' images: [F, 64, 64, 3], or [2F, …] with their mirror images (--fit-flips)."""
@@ -128,8 +128,8 @@ def main() -> None:
         if args.gmm_components:
             from animegen.latent.gmm import fit_gmm
 
-            if codes is None or not trainers_codes:
-                codes = train_codes(model, train if trainers_codes else refit_images())
+            if codes is None or not refit_on_train:
+                codes = train_codes(model, train if refit_on_train else refit_images())
             refit_codes = len(codes)
             print(f"{label}: refitting mixtures to {refit_codes} codes", file=sys.stderr)
             for k in args.gmm_components:

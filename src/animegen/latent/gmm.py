@@ -120,9 +120,11 @@ def fit_gmm(codes: Tensor, components: int, covariance: Literal["full", "diag"] 
         means = (resp.T @ x) / nk.unsqueeze(1)  # [K, z]
         # per component, as above: diff_k = x − μ_k is [N, z]
         if covariance == "full":
-            cov = torch.stack([((x - means[k]) * resp[:, k:k + 1]).T @ (x - means[k])
-                               for k in range(components)]) / nk.view(-1, 1, 1)  # [K, z, z]
-            tril = torch.linalg.cholesky(cov + ridge * eye)
+            cov = x.new_empty(components, z, z)  # [K, z, z]
+            for k in range(components):
+                diff = x - means[k]  # [N, z]
+                cov[k] = (diff * resp[:, k:k + 1]).T @ diff
+            tril = torch.linalg.cholesky(cov / nk.view(-1, 1, 1) + ridge * eye)
         else:
             var = torch.stack([resp[:, k] @ (x - means[k]).pow(2)
                                for k in range(components)]) / nk.unsqueeze(1)  # [K, z]
