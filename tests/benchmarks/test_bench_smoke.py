@@ -117,6 +117,12 @@ def test_fid_budget(tmp_path):
     assert result["ours"]["fid"] > 0 and result["plain"]["fid"] > 0
 
 
+def test_bench_gmm_times_a_tiny_fit(tmp_path):
+    _run(tmp_path, "bench_gmm.py", "--smoke", "--out", str(tmp_path / "g.json"))
+    result = _json(tmp_path / "g.json")
+    assert result["fit_count"] == result["codes"] == 300 and result["cpu_s"] >= 0 and result["peak_rss_mb"] > 0
+
+
 @pytest.mark.slow
 def test_vae_priors_scores_a_tiny_run(tmp_path):
     faces = _faces_folder(tmp_path / "faces", n=64)
