@@ -80,6 +80,10 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000
+    state_every_minutes: float = 10.0
+    """Also write the resumable state (``train_state.safetensors`` alone, no model export) whenever this many
+    wall-clock minutes have passed since it was last written, so a run killed without warning (SIGKILL, power
+    loss) loses at most that much work even when ``checkpoint_every`` steps take hours; 0 disables."""
     eval_every: int = 1000
     """Every N steps (0 disables): validation loss of the EMA weights (AE/VAE; picks ``best.safetensors``) and
     the pixel diversity of fixed-noise samples against real images (all families; warns of GAN mode collapse);

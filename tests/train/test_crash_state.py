@@ -103,6 +103,42 @@ def test_exception_after_training_leaves_a_resumable_state(tmp_path, monkeypatch
     assert not diff, diff[:5]
 
 
+class Killed(SystemExit):
+    """Stands for SIGKILL: nothing is saved on the way out (the trainer saves no crash state on SystemExit)."""
+
+
+@pytest.mark.parametrize("minutes,on_disk", [(1e-9, 5), (0.0, None)])
+@pytest.mark.usefixtures("toys")
+def test_state_every_minutes_bounds_what_a_kill_loses(tmp_path, monkeypatch, minutes, on_disk):
+    """With checkpoints far apart, ``train.state_every_minutes`` still writes the resumable state (here due at
+    every step): a run killed in step 6 resumes from step 5 and ends where a straight run ends."""
+    data = random_images()
+    cfg = toy_config(steps=8, checkpoint_every=0, eval_every=0, sample_every=0, state_every_minutes=minutes)
+    straight = train(cfg, tmp_path / "straight", data=data)
+    real = ToyAE.train_step
+
+    def step_fn(self, batch, ctx):
+        if ctx.step + 1 == 6:
+            raise Killed
+        return real(self, batch, ctx)
+
+    with monkeypatch.context() as m:
+        m.setattr(ToyAE, "train_step", step_fn)
+        with pytest.raises(Killed):
+            train(cfg, tmp_path / "crash", data=data)
+    run = next((tmp_path / "crash").iterdir())
+    state = run / "train_state.safetensors"
+    if on_disk is None:
+        assert not state.exists() and not (run / "last.safetensors").exists()
+        return
+    assert read_header(state)["step"] == on_disk
+    assert not (run / "last.safetensors").exists()  # the state alone: no export
+    assert train(None, resume=run, data=data) == run
+    a, b = state_of(straight / "train_state.safetensors"), state_of(state)
+    diff = [k for k in a if k.startswith(("model/", "optim/", "ema/")) and not torch.equal(a[k], b[k])]
+    assert not diff, diff[:5]
+
+
 def test_cli_error_line_says_how_to_resume(tmp_path, monkeypatch, capsys):
     from PIL import Image
 

@@ -8,6 +8,7 @@ trained: it writes the newest consistent state, so the run can be resumed once t
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -132,6 +133,7 @@ def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
         return
     save_state(tr.run_dir / runs.STATE, state)
     tr.last_ckpt_step = tr.step
+    tr.state_time = time.perf_counter()
     names = [runs.LAST]
     if kind == "step":
         names.insert(0, outputs.step_name(tr.step, "safetensors"))
@@ -144,6 +146,17 @@ def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
         outputs.rotate_step_checkpoints(tr.run_dir, tr.tc.keep_checkpoints)
     if kind == "final":
         finish_best(tr)
+
+
+def save_resume_state(tr: Trainer) -> None:
+    """``train.state_every_minutes``: the resumable state for the current step, without exporting a model."""
+    if not weights_finite(tr):
+        raise Divergence(tr.step, "-", float("nan"), float("nan"), "non-finite weights")
+    state = capture(tr)  # collective under data parallelism: every rank calls it
+    tr.state_time = time.perf_counter()
+    if tr.is_main:
+        save_state(tr.run_dir / runs.STATE, state)
+        tr.last_ckpt_step = tr.step
 
 
 def periodic_costly(tr: Trainer) -> bool:

@@ -29,6 +29,8 @@ Guarantees
   good in-memory snapshot (taken every ``min(checkpoint_every, 100)`` steps), multiplies every learning
   rate by ``train.rollback_lr_factor`` and goes on, up to ``train.max_rollbacks`` times, then stops with
   :class:`TrainingDiverged` (after saving the last good state). Nothing non-finite is ever saved.
+* ``train_state.safetensors`` is also written every ``train.state_every_minutes`` of wall time (the state
+  alone, no export), so a SIGKILL loses at most that much training.
 * A run that trained always leaves a resumable state: any exception after a step (an export or an
   evaluation that fails, a bug) first writes ``train_state.safetensors`` at the newest consistent step,
   and the error says how to resume. Exports, evaluation and state capture live in
@@ -71,7 +73,7 @@ from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
 from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, evaluate
-from animegen.train.export import checkpoint, full_fit_codes, save_after_crash, write_samples
+from animegen.train.export import checkpoint, full_fit_codes, save_after_crash, save_resume_state, write_samples
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
 from animegen.train.schedule import budget_used, decay_factor, run_progress
@@ -133,6 +135,8 @@ class Trainer:
         self.last_sample_step = -1
         self.last_eval_step = -1
         self.last_ckpt_step = -1
+        self.state_time = 0.0  # perf_counter() at the last train_state write (train.state_every_minutes)
+        self._state_due = 0.0  # 1.0 when rank 0 says the state is due at this step
         self.train_seconds = 0.0
         self.last_losses: dict[str, float] = {}
         self.img_per_s = 0.0
@@ -313,15 +317,18 @@ class Trainer:
             self.bar = progress(total=total, initial=self.step, desc=self.run_dir.name, unit="step")
         self.snapshot = capture(self)
         window = LogWindow()
-        t_start = self.wall_start = time.perf_counter()
+        t_start = self.wall_start = self.state_time = time.perf_counter()
         self.cpu_start = time.process_time()  # process CPU time, all threads
         start_step = self.step
         stop = "steps"
         while self.step < total:
             used = budget_used(tc, *self.budget_spent())
             # every rank agrees on the stop and on the schedule's progress
-            interrupted, late, done = D.all_max([self._signal is not None, used >= 1,
-                                                 run_progress(tc, self.step, used)], self.dist, self.device)
+            state_due = tc.state_every_minutes > 0 and self.is_main \
+                and time.perf_counter() - self.state_time >= 60 * tc.state_every_minutes
+            interrupted, late, done, self._state_due = D.all_max(
+                [self._signal is not None, used >= 1, run_progress(tc, self.step, used), state_due],
+                self.dist, self.device)
             if interrupted:
                 self._interrupted()
             if late:
@@ -374,6 +381,8 @@ class Trainer:
             self.snapshot = capture(self)
         if _every(tc.checkpoint_every, s):
             checkpoint(self, "step")
+        elif self._state_due:
+            save_resume_state(self)
 
     # ---- rollback -------------------------------------------------------------------------------
     def event(self, event: str, **fields: Any) -> None:
