@@ -19,6 +19,9 @@ decay included (``animegen train --resume`` without a new budget); a stage with 
 restarts from the training state kept at its start, so no CPU-minute is counted twice. Writes ``--results``
 (JSON), ``--table`` (Markdown) and ``--plot`` (PNG).
 
+``--prior gmm`` (or another latent prior) scores an AE/VAE's kept exports again with samples from that prior;
+those scores go in a row of their own (``vae (gmm)``) beside the default prior's (``auto``: N(0, I) for a VAE).
+
 Models (``--models``; ``NAME=CONFIG`` adds one): ``recommended`` (configs/gan-recommended.toml),
 ``plain`` (configs/dcgan-examples.toml with fp32 and contiguous memory: the pytorch/examples loop, no EMA),
 ``wgan-gp`` (configs/wgan-gp.toml, seed 002's critic/generator), ``vae`` (configs/vae-faces.toml, the calibrated-σ
@@ -154,41 +157,59 @@ def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, 
         prev = b
 
 
-def score(name: str, work: Path, ds: Path, budgets: list[float], n: int, state: State, images: Path | None) -> None:
+def score(name: str, work: Path, ds: Path, budgets: list[float], n: int, state: State, images: Path | None,
+          prior: str = "auto") -> None:
+    """Score each kept export of ``name`` once with samples from ``prior`` (``auto``: the model's default, N(0, I)
+    for a VAE). Scores under another prior are kept beside the default ones (``prior_scores``), a row of their own."""
     import animegen
     from animegen.data.sources import open_source
     from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
 
     m = state.model(name)
+    bucket = m["scores"] if prior == "auto" else m.setdefault("prior_scores", {}).setdefault(prior, {})
+    label = name if prior == "auto" else f"{name} ({prior})"
     real = None
     for b in budgets:
         key = f"{b:g}"
-        if key not in m["stages"] or key in m["scores"]:
+        if key not in m["stages"] or key in bucket:
+            continue
+        model = animegen.load(work / name / "kept" / f"model-{key}.safetensors")
+        if prior != "auto" and model.fitted_prior() is None:
+            log(f"{name} @ {key} CPU-min: the export has no fitted latent prior; not scored with prior {prior!r}")
             continue
         real = real or open_source(str(ds), size=64, channels=3)
-        model = animegen.load(work / name / "kept" / f"model-{key}.safetensors")
-        fake = generate(model, n, seed=1234)
+        fake = generate(model, n, seed=1234, prior=prior)
         opts = EvalOptions(n=n, n_real=None, real_split="test", seed=0, recon=False, detect=False,
                            memorisation=False)
         r = evaluate_images(fake, real, opts)
-        m["scores"][key] = {k: r.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
-        m["scores"][key]["real_split"] = (r.get("protocol") or {}).get("real_split")
-        m["scores"][key]["n"] = n
+        bucket[key] = {k: r.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall")}
+        bucket[key]["real_split"] = (r.get("protocol") or {}).get("real_split")
+        bucket[key]["n"] = n
         state.save()
         if images is not None:
             from animegen.imaging import save_grid
 
-            save_grid(fake[:64], images / f"budget_curve_{name}_{key}.png", nrow=8)
-        log(f"{name} @ {key} CPU-min: FID {m['scores'][key]['fid']:.1f}, KID {m['scores'][key]['kid']:.4f}")
+            suffix = "" if prior == "auto" else f"_{prior}"
+            save_grid(fake[:64], images / f"budget_curve_{name}{suffix}_{key}.png", nrow=8)
+        log(f"{label} @ {key} CPU-min: FID {bucket[key]['fid']:.1f}, KID {bucket[key]['kid']:.4f}")
+
+
+def rows(state: State) -> list[tuple[str, dict, dict]]:
+    """(label, stages, scores) per model and prior: the default prior's row, then one per other prior scored."""
+    out = []
+    for name, m in state.data["models"].items():
+        out.append((name, m["stages"], m["scores"]))
+        out += [(f"{name} ({p})", m["stages"], sc) for p, sc in m.get("prior_scores", {}).items()]
+    return out
 
 
 def table(state: State, budgets: list[float]) -> str:
     head = "| model | " + " | ".join(f"{b:g} CPU-min" for b in budgets) + " |"
     lines = [head, "|---|" + "---|" * len(budgets)]
-    for name, m in state.data["models"].items():
+    for name, stages, scores in rows(state):
         cells = []
         for b in budgets:
-            s, st = m["scores"].get(f"{b:g}"), m["stages"].get(f"{b:g}")
+            s, st = scores.get(f"{b:g}"), stages.get(f"{b:g}")
             if s:
                 cells.append(f"{s['fid']:.1f} / {s['kid']:.3f} ({st['steps']:,} steps)")
             else:
@@ -204,8 +225,8 @@ def plot(state: State, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for name, m in state.data["models"].items():
-        pts = sorted((float(k), v) for k, v in m["scores"].items())
+    for name, _, scores in rows(state):
+        pts = sorted((float(k), v) for k, v in scores.items())
         if pts:
             axes[0].plot([p[0] for p in pts], [p[1]["fid"] for p in pts], "o-", label=name)
             axes[1].plot([p[0] for p in pts], [p[1]["kid"] for p in pts], "o-", label=name)
@@ -234,6 +255,9 @@ def main() -> None:
     ap.add_argument("--table", type=Path, default=REPO / "benchmarks" / "results" / "budget_curve.md")
     ap.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "budget_curve.png")
     ap.add_argument("--images", type=Path, default=None, help="also write a sample grid per model and budget here")
+    ap.add_argument("--prior", default="auto", choices=["auto", "standard", "fitted", "gmm", "stage2"],
+                    help="latent prior an AE/VAE samples from when scored (auto: its default, N(0, I) for a VAE); "
+                         "scores under another prior are kept beside, in a row of their own")
     ap.add_argument("--no-score", action="store_true", help="train only (score later)")
     ap.add_argument("--report-only", action="store_true", help="only write the table and plot of what exists")
     ap.add_argument("--merge", type=Path, nargs="+", default=[], metavar="WORK",
@@ -263,7 +287,7 @@ def main() -> None:
         for name, (config, sets) in models.items():
             train_stages(name, config, sets, ds, args.work, budgets, state, args.set)
             if not args.no_score:
-                score(name, args.work, ds, budgets, args.n, state, args.images)
+                score(name, args.work, ds, budgets, args.n, state, args.images, args.prior)
     result = {"command": "python benchmarks/budget_curve.py " + " ".join(sys.argv[1:]),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "budgets_cpu_minutes": budgets,
               "protocol": f"N = {args.n} generated vs the test half of the held-out faces (holdout {args.holdout}), "

@@ -81,3 +81,24 @@ def test_a_killed_stage_continues_from_its_last_checkpoint(tmp_path):
     assert m["stages"]["0.15"]["steps"] > killed_at
     resumed = [r for r in read_metrics(run) if r.get("event") == "resume"]
     assert len(resumed) == 1 and resumed[0]["budget_spent_s"]["cpu"] > 0
+
+
+@pytest.mark.slow
+def test_a_vae_is_scored_with_its_mixture_in_a_row_of_its_own(tmp_path):
+    from animegen.metrics.api import inception_available
+
+    if not inception_available():
+        pytest.skip("needs the FID Inception weights (scores are what this test checks)")
+    faces = _faces_folder(tmp_path / "faces", n=48)
+    work, res, md = tmp_path / "work", tmp_path / "curve.json", tmp_path / "curve.md"
+    common = ["--faces", str(faces), "--models", "vae", "--n", "8", "--holdout", "0.5", "--work", str(work),
+              "--results", str(res), "--table", str(md), "--plot", str(tmp_path / "curve.png"), "--budgets", "0.01",
+              "--set", "train.batch_size=8", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
+              "--set", "model.prior_components=2", "--set", "model.prior_stage2=0"]
+    _run(tmp_path, "budget_curve.py", *common)
+    _run(tmp_path, "budget_curve.py", *common, "--prior", "gmm")
+    m = json.loads(res.read_text())["models"]["vae"]
+    plain, mixture = m["scores"]["0.01"], m["prior_scores"]["gmm"]["0.01"]
+    assert mixture["n"] == 8 and mixture["fid"] > 0 and mixture["fid"] != plain["fid"]  # other samples, same model
+    table = md.read_text()
+    assert "| vae | " in table and "| vae (gmm) | " in table
