@@ -21,6 +21,7 @@ restarts from the training state kept at its start, so no CPU-minute is counted 
 
 ``--prior gmm`` (or another latent prior) scores an AE/VAE's kept exports again with samples from that prior;
 those scores go in a row of their own (``vae (gmm)``) beside the default prior's (``auto``: N(0, I) for a VAE).
+``--label NAME=TEXT`` names a model in the table and the plot (a run's folder name is often terse).
 
 Models (``--models``; ``NAME=CONFIG`` adds one): ``recommended`` (configs/gan-recommended.toml),
 ``plain`` (configs/dcgan-examples.toml with fp32 and contiguous memory: the pytorch/examples loop, no EMA),
@@ -64,6 +65,7 @@ class State:
     def __init__(self, path: Path):
         self.path = path
         self.data = json.loads(path.read_text()) if path.exists() else {"models": {}}
+        self.labels: dict[str, str] = {}  # --label NAME=TEXT: how the table and the plot name a model
 
     def model(self, name: str) -> dict:
         return self.data["models"].setdefault(name, {"stages": {}, "scores": {}})
@@ -198,8 +200,9 @@ def rows(state: State) -> list[tuple[str, dict, dict]]:
     """(label, stages, scores) per model and prior: the default prior's row, then one per other prior scored."""
     out = []
     for name, m in state.data["models"].items():
-        out.append((name, m["stages"], m["scores"]))
-        out += [(f"{name} ({p})", m["stages"], sc) for p, sc in m.get("prior_scores", {}).items()]
+        label = state.labels.get(name, name)
+        out.append((label, m["stages"], m["scores"]))
+        out += [(f"{label} ({p})", m["stages"], sc) for p, sc in m.get("prior_scores", {}).items()]
     return out
 
 
@@ -258,6 +261,8 @@ def main() -> None:
     ap.add_argument("--prior", default="auto", choices=["auto", "standard", "fitted", "gmm", "stage2"],
                     help="latent prior an AE/VAE samples from when scored (auto: its default, N(0, I) for a VAE); "
                          "scores under another prior are kept beside, in a row of their own")
+    ap.add_argument("--label", action="append", default=[], metavar="NAME=TEXT",
+                    help="name model NAME so in the table and the plot (e.g. crv='recommended GAN')")
     ap.add_argument("--no-score", action="store_true", help="train only (score later)")
     ap.add_argument("--report-only", action="store_true", help="only write the table and plot of what exists")
     ap.add_argument("--merge", type=Path, nargs="+", default=[], metavar="WORK",
@@ -268,6 +273,11 @@ def main() -> None:
     budgets = sorted(set(args.budgets))
     args.work.mkdir(parents=True, exist_ok=True)
     state = State(args.work / "state.json")
+    for spec in args.label:
+        name, eq, text = spec.partition("=")
+        if not eq or not name or not text:
+            sys.exit(f"--label takes NAME=TEXT, got {spec!r}")
+        state.labels[name] = text
     models: dict[str, tuple[str, list[str]]] = {}
     for spec in args.models:
         name, _, cfg = spec.partition("=")

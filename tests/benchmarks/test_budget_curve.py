@@ -84,7 +84,7 @@ def test_a_killed_stage_continues_from_its_last_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_vae_is_scored_with_its_mixture_in_a_row_of_its_own(tmp_path):
+def test_a_vae_is_scored_with_its_mixture_in_a_labelled_row_of_its_own(tmp_path):
     from animegen.metrics.api import inception_available
 
     if not inception_available():
@@ -96,9 +96,9 @@ def test_a_vae_is_scored_with_its_mixture_in_a_row_of_its_own(tmp_path):
               "--set", "train.batch_size=8", "--set", "train.eval_every=0", "--set", "train.sample_every=0",
               "--set", "model.prior_components=2", "--set", "model.prior_stage2=0"]
     _run(tmp_path, "budget_curve.py", *common)
-    _run(tmp_path, "budget_curve.py", *common, "--prior", "gmm")
+    _run(tmp_path, "budget_curve.py", *common, "--prior", "gmm", "--label", "vae=face VAE")
     m = json.loads(res.read_text())["models"]["vae"]
     plain, mixture = m["scores"]["0.01"], m["prior_scores"]["gmm"]["0.01"]
     assert mixture["n"] == 8 and mixture["fid"] > 0 and mixture["fid"] != plain["fid"]  # other samples, same model
     table = md.read_text()
-    assert "| vae | " in table and "| vae (gmm) | " in table
+    assert "| face VAE | " in table and "| face VAE (gmm) | " in table  # named by --label
