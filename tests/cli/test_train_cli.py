@@ -93,6 +93,7 @@ def test_dry_run_prints_the_run_folder_then_resume_says_so(tmp_path, capsys, toy
     (["train", "--model", "toy-ae", "--set", "train.stepz=3"], "unknown setting 'train.stepz'"),
     (["train", "--resume", "somewhere", "--model", "toy-ae"], "--resume continues a run"),
     (["train", "--resume", "/nonexistent/run"], "not a run folder"),
+    (["train", "--model", "toy-ae", "--data", "random:8", "--export-only"], "--export-only exports a run's saved"),
 ])
 def test_user_errors_are_one_line(argv, message, capsys, toys):
     code, out, err = run_cli(argv, capsys)

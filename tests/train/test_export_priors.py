@@ -1,6 +1,7 @@
 """train.export_priors: periodic exports of a VAE carry only the fitted Gaussian; final, Ctrl-C and best get the
 mixture and the second stage (best's own weights, step and metadata kept); ``always`` fits them at every export.
-train.prior_fit_codes: the full exports fit to the training images and their mirror images, up to that many codes."""
+train.prior_fit_codes: the full exports fit to the training images and their mirror images, up to that many codes.
+``train --export-only``: final and best exported again from the saved state with the current settings."""
 from __future__ import annotations
 
 import numpy as np
@@ -85,6 +86,30 @@ def test_full_exports_fit_the_images_and_their_mirrors_up_to_the_cap(tmp_path, h
     assert int(load_model(run / "step-000001.safetensors").prior_count) == N_TRAIN  # periodic: the unflipped images
     final = load_model(run / "final.safetensors")
     assert int(final.prior_count) == int(final.gmm_count) == int(final.stage2_count) == codes
+
+
+def test_export_only_refits_final_and_best_and_leaves_the_state(tmp_path, best_at_step_2):
+    from animegen.runs import read_metrics
+    from animegen.train import load_run_config
+
+    data = random_images()
+    run = train(vae_config(prior_fit_codes=4), tmp_path, data=data)
+    state = (run / "train_state.safetensors").read_bytes()
+    before = load_model(run / "final.safetensors")
+    assert int(before.prior_count) == int(before.gmm_count) == 4
+    cfg = load_run_config(run)
+    cfg.train.prior_fit_codes = 0  # every training image and its mirror
+    assert train(cfg, resume=run, data=data, export_only=True) == run
+
+    assert (run / "train_state.safetensors").read_bytes() == state  # no step, no new budget record
+    final, best = load_model(run / "final.safetensors"), load_model(run / "best.safetensors")
+    n_codes = 2 * int(load_model(run / "step-000002.safetensors").prior_count)  # periodic: unflipped images
+    assert int(final.prior_count) == int(final.gmm_count) == n_codes > 4
+    assert int(best.prior_count) == int(best.gmm_count) == n_codes
+    assert read_header(run / "final.safetensors")["step"] == 6 and read_header(run / "best.safetensors")["step"] == 2
+    weights = [k for k in before.state_dict() if k.startswith(("encoder", "decoder"))]
+    assert weights and all(torch.equal(before.state_dict()[k], final.state_dict()[k]) for k in weights)
+    assert [r["event"] for r in read_metrics(run) if r.get("event")][-2:] == ["resume", "export"]
 
 
 def test_spread_takes_evenly_spaced_entries():

@@ -14,6 +14,7 @@ EXAMPLES = """[bold]Examples[/bold]
   animegen train --config configs/gan-recommended.toml --data faces/
   animegen train --model ae --data synth:256 --dry-run
   animegen train --resume runs/vae-3 --set train.steps=20000
+  animegen train --resume runs/vae-3 --export-only --set train.prior_fit_codes=0
   animegen train -c configs/gan-recommended.toml -d faces/ -s train.eval_kid=true
   torchrun --nproc_per_node 2 -m animegen train --model dcgan --data faces/
 
@@ -38,7 +39,9 @@ VAE / VAE-GAN: the mixture and second-stage priors are fitted in final, best
 and the Ctrl-C export, to train.prior_fit_codes codes (default 24576: the
 training images and, with data.hflip, their mirror images; 0 = all); this
 takes minutes of CPU on ten thousand faces. train.export_priors=always fits
-them at every export too."""
+them at every export too. --resume RUN --export-only writes final.safetensors
+again from the saved state, priors fitted by this version with the given
+settings (best's refitted too), without training; the state is left as it was."""
 
 
 @app.command("train", epilog=EXAMPLES)
@@ -56,6 +59,9 @@ def train_command(
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="2 steps on at most 64 images: a smoke test of the whole pipeline."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip writing RUN/report.html at the end."),
+    export_only: bool = typer.Option(False, "--export-only",
+                                     help="With --resume: export the saved state as final.safetensors (latent "
+                                          "priors refitted with these settings) without training."),
 ) -> None:
     """Train a generative model; prints the run folder."""
     from animegen.config import apply_overrides, override_keys, resolve_run_config
@@ -84,7 +90,9 @@ def train_command(
     if resume is None:  # the runs root: a folder (never a file), not the data source nor one holding it
         check_output(out, [cfg.data.source], kind="dir")
     fresh_budget = bool({"train.max_minutes", "train.max_cpu_minutes"} & override_keys(list(overrides)))
-    run_dir = train(cfg, out, resume=resume, dry_run=dry_run, fresh_budget=fresh_budget)
+    if export_only and resume is None:
+        raise ConfigError("--export-only exports a run's saved state: it needs --resume RUN")
+    run_dir = train(cfg, out, resume=resume, dry_run=dry_run, fresh_budget=fresh_budget, export_only=export_only)
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
         if not no_report:
             _write_report(run_dir)

@@ -9,6 +9,7 @@ trained: it writes the newest consistent state, so the run can be resumed once t
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -167,14 +168,36 @@ def periodic_costly(tr: Trainer) -> bool:
 def finish_best(tr: Trainer) -> None:
     """At the end of training: fit the costly priors of a ``best.safetensors`` from an earlier step, on a copy
     rebuilt from the file (the trainer's model is untouched); its weights, step and metadata stay as they were."""
+    if periodic_costly(tr) or tr.best is None or tr.best["step"] == tr.step:
+        return
+    refit_best(tr)
+
+
+def refit_best(tr: Trainer) -> None:
+    """Fit the costly priors of ``best.safetensors`` again, on a copy rebuilt from the file (see finish_best)."""
     path = tr.run_dir / runs.BEST
-    if periodic_costly(tr) or tr.best is None or tr.best["step"] == tr.step or not path.is_file():
+    if not path.is_file():
         return
     header = read_header(path)
     model = load_model(path).to(tr.device)
     with rng_fork(tr.device):
         model.prepare_export(fit_batches(tr, True), tr.ema.enabled, True)
     save_model(path, model, header["step"], header["epoch"], extra=header.get("extra"))
+
+
+def export_saved_state(tr: Trainer) -> Path:
+    """``train --export-only``: ``final.safetensors`` (and ``best`` when it is this step) exported from the resumed
+    state with every prior fitted under the current settings (e.g. ``train.prior_fit_codes``), and an older
+    ``best``'s priors refitted; no training step. The training state file is not written: the run resumes
+    afterwards exactly as before (an unfinished budget stays unfinished). Returns the run folder."""
+    if tr.is_main:
+        at_step = tr.best is not None and tr.best["step"] == tr.step
+        export(tr, runs.FINAL, *([runs.BEST] if at_step else []), costly=True)
+        if not at_step:
+            refit_best(tr)
+    tr.event("export")
+    tr.say(f"exported step {tr.step} of {tr.run_dir} as {runs.FINAL}")
+    return tr.run_dir
 
 
 def save_crash_state(tr: Trainer, step_complete: bool) -> int | None:

@@ -73,7 +73,14 @@ from animegen.train.data import BatchLoader, fixed_batches, split_indices
 from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
 from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, evaluate
-from animegen.train.export import checkpoint, full_fit_codes, save_after_crash, save_resume_state, write_samples
+from animegen.train.export import (
+    checkpoint,
+    export_saved_state,
+    full_fit_codes,
+    save_after_crash,
+    save_resume_state,
+    write_samples,
+)
 from animegen.train.health import diversity
 from animegen.train.quality import QuickQuality, criterion, resolve_best_by
 from animegen.train.schedule import budget_used, decay_factor, run_progress
@@ -101,8 +108,12 @@ class Trainer:
     """One training run. ``Trainer(cfg, out_dir).run()`` returns the run folder; see :func:`train`."""
 
     def __init__(self, cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
-                 dry_run: bool = False, data: ImageSet | None = None, fresh_budget: bool = False):
+                 dry_run: bool = False, data: ImageSet | None = None, fresh_budget: bool = False,
+                 export_only: bool = False):
         self.resume_dir = Path(resume) if resume else None
+        if export_only and self.resume_dir is None:
+            raise ConfigError("--export-only exports a run's saved state: it needs --resume RUN")
+        self.export_only = export_only
         self.fresh_budget = fresh_budget  # resume: never continue the saved time budget (a new one was given)
         if cfg is None:
             if self.resume_dir is None:
@@ -163,7 +174,7 @@ class Trainer:
         try:
             self._setup()
             old_handlers = install_stop_handlers(self)
-            run_dir = self._loop()
+            run_dir = export_saved_state(self) if self.export_only else self._loop()
             finished = True
             return run_dir
         except BaseException as exc:
@@ -416,12 +427,15 @@ class Trainer:
 
 
 def train(cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
-          dry_run: bool = False, *, data: ImageSet | None = None, fresh_budget: bool = False) -> Path:
+          dry_run: bool = False, *, data: ImageSet | None = None, fresh_budget: bool = False,
+          export_only: bool = False) -> Path:
     """Train ``cfg`` (or continue the run folder ``resume``) and return the run folder.
 
     ``cfg`` may be None with ``resume``: the run's own ``config.json`` is used. ``data`` (an ImageSet)
     replaces loading ``cfg.data.source``. ``dry_run``: 2 steps on ≤ 64 images, every output written once.
     A resumed run finishes the time budget it was stopped in when ``cfg`` has the same limits, unless
-    ``fresh_budget`` (:func:`animegen.train.schedule.unfinished_budget`).
+    ``fresh_budget`` (:func:`animegen.train.schedule.unfinished_budget`). ``export_only`` (with ``resume``):
+    export the saved state as ``final.safetensors``, no training (:func:`animegen.train.export.export_saved_state`).
     """
-    return Trainer(cfg, out_dir, resume=resume, dry_run=dry_run, data=data, fresh_budget=fresh_budget).run()
+    return Trainer(cfg, out_dir, resume=resume, dry_run=dry_run, data=data, fresh_budget=fresh_budget,
+                   export_only=export_only).run()
