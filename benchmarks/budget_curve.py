@@ -116,6 +116,7 @@ def train_stages(name: str, config: str, sets: list[str], ds: Path, work: Path, 
                  state: State, extra: list[str]) -> None:
     """Train ``name`` up to each budget in turn, keeping the export (and the state) at every budget."""
     m = state.model(name)
+    m.setdefault("config", config)  # what a merged report names it by
     mdir = work / name
     keep = mdir / "kept"
     keep.mkdir(parents=True, exist_ok=True)
@@ -302,7 +303,7 @@ def main() -> None:
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "budgets_cpu_minutes": budgets,
               "protocol": f"N = {args.n} generated vs the test half of the held-out faces (holdout {args.holdout}), "
                           "InceptionV3 pool3 fp32; 1 training thread; budgets in process CPU time",
-              "models": {k: {**v, "config": (models.get(k) or MODELS.get(k, ("?", [])))[0]}
+              "models": {k: {**v, "config": v.get("config") or (models.get(k) or MODELS.get(k, ("?", [])))[0]}
                          for k, v in state.data["models"].items()}}
     from animegen.fsutil import atomic_write_json, atomic_write_text
 
