@@ -166,6 +166,7 @@ def score(name: str, work: Path, ds: Path, budgets: list[float], n: int, state: 
     for a VAE). Scores under another prior are kept beside the default ones (``prior_scores``), a row of their own."""
     import animegen
     from animegen.data.sources import open_source
+    from animegen.errors import CheckpointError
     from animegen.metrics.evaluate import EvalOptions, evaluate_images, generate
 
     m = state.model(name)
@@ -177,11 +178,12 @@ def score(name: str, work: Path, ds: Path, budgets: list[float], n: int, state: 
         if key not in m["stages"] or key in bucket:
             continue
         model = animegen.load(work / name / "kept" / f"model-{key}.safetensors")
-        if prior != "auto" and model.fitted_prior() is None:
-            log(f"{name} @ {key} CPU-min: the export has no fitted latent prior; not scored with prior {prior!r}")
+        try:
+            fake = generate(model, n, seed=1234, prior=prior)
+        except CheckpointError as exc:  # a GAN, or an export without that prior: say so, score the others
+            log(f"{name} @ {key} CPU-min: not scored with prior {prior!r} ({exc})")
             continue
         real = real or open_source(str(ds), size=64, channels=3)
-        fake = generate(model, n, seed=1234, prior=prior)
         opts = EvalOptions(n=n, n_real=None, real_split="test", seed=0, recon=False, detect=False,
                            memorisation=False)
         r = evaluate_images(fake, real, opts)

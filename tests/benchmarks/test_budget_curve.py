@@ -35,6 +35,9 @@ def test_budget_curve_trains_in_stages_resumes_and_reports(tmp_path):
         s = m["scores"]["0.03"]
         assert s["fid"] > 0 and s["n"] == 8 and "test half" in s["real_split"]
         assert "0.01" in m["scores"]  # the stage trained without a score earlier is scored now
+        out = _run(tmp_path, "budget_curve.py", *common, "--budgets", "0.01", "0.03", "--prior", "gmm").stdout
+        assert "not scored with prior 'gmm'" in out and "no fitted Gaussian mixture" in out  # a GAN has none
+        assert not json.loads(res.read_text())["models"]["recommended"].get("prior_scores", {}).get("gmm")
 
 
 @pytest.mark.slow
