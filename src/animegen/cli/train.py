@@ -90,8 +90,6 @@ def train_command(
     if resume is None:  # the runs root: a folder (never a file), not the data source nor one holding it
         check_output(out, [cfg.data.source], kind="dir")
     fresh_budget = bool({"train.max_minutes", "train.max_cpu_minutes"} & override_keys(list(overrides)))
-    if export_only and resume is None:
-        raise ConfigError("--export-only exports a run's saved state: it needs --resume RUN")
     run_dir = train(cfg, out, resume=resume, dry_run=dry_run, fresh_budget=fresh_budget, export_only=export_only)
     if int(os.environ.get("RANK", "0") or 0) == 0:  # under torchrun every rank returns here; one line is enough
         if not no_report:

@@ -126,15 +126,8 @@ def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
     """Write exported model(s) and the resumable state for the current step (``kind``: step/last/final).
 
     The resumable state is written first: an export that fails never costs the run its progress."""
-    if not weights_finite(tr):  # identical on every rank, so every rank raises
-        raise Divergence(tr.step, "-", float("nan"), float("nan"), "non-finite weights")
-    if state is None:
-        state = capture(tr)
-    if not tr.is_main:
+    if not save_resume_state(tr, state):
         return
-    save_state(tr.run_dir / runs.STATE, state)
-    tr.last_ckpt_step = tr.step
-    tr.state_time = time.perf_counter()
     names = [runs.LAST]
     if kind == "step":
         names.insert(0, outputs.step_name(tr.step, "safetensors"))
@@ -149,15 +142,20 @@ def checkpoint(tr: Trainer, kind: str, state: TrainState | None = None) -> None:
         finish_best(tr)
 
 
-def save_resume_state(tr: Trainer) -> None:
-    """``train.state_every_minutes``: the resumable state for the current step, without exporting a model."""
-    if not weights_finite(tr):
+def save_resume_state(tr: Trainer, state: TrainState | None = None) -> bool:
+    """The resumable state for the current step (``state``, or captured now), without exporting a model: every
+    checkpoint's first write, and alone every ``train.state_every_minutes``. Returns whether this rank wrote it
+    (rank 0; capturing is collective under data parallelism, so every rank calls this)."""
+    if not weights_finite(tr):  # identical on every rank, so every rank raises
         raise Divergence(tr.step, "-", float("nan"), float("nan"), "non-finite weights")
-    state = capture(tr)  # collective under data parallelism: every rank calls it
+    if state is None:
+        state = capture(tr)
     tr.state_time = time.perf_counter()
-    if tr.is_main:
-        save_state(tr.run_dir / runs.STATE, state)
-        tr.last_ckpt_step = tr.step
+    if not tr.is_main:
+        return False
+    save_state(tr.run_dir / runs.STATE, state)
+    tr.last_ckpt_step = tr.step
+    return True
 
 
 def periodic_costly(tr: Trainer) -> bool:
