@@ -45,7 +45,9 @@ doublings with BN-ReLU, Tanh; D = Conv k4 s2 p1 with BN-LReLU; no biases; weight
   What did not help at this budget (BENCHMARKS.md): a spectrally normalised D with hinge loss
   (+ minibatch-stddev, DiffAugment), with either a PixelNorm or a BatchNorm G, and a PixelNorm G with the
   BatchNorm D; all narrowed the samples towards one face or hair style. Those knobs stay available: ``loss="hinge"``,
-  ``d_norm="spectral"``, ``d_mbstd_group``, ``r1_gamma``, ``g_norm="pixel"``.
+  ``d_norm="spectral"``, ``d_mbstd_group``, ``r1_gamma``, ``g_norm="pixel"``. Also available, off in the recipe:
+  adaptive augmentation (``ada_target``, :mod:`animegen.models.ada`), for long runs whose D grows confident on
+  the training images.
 
 Other sizes: the number of doublings comes from :func:`blocks.plan_stages`. 128 px adds one block at the
 low-resolution end (channel multipliers 1-2-4-8-8, capped at 8×, so G starts at [B, 8·fd, 4, 4] and has one
@@ -67,6 +69,7 @@ from torch import Tensor, nn
 
 from animegen.errors import ConfigError
 from animegen.models import losses
+from animegen.models.ada import AdaptiveAugment
 from animegen.models.base import DataSpec, GenerativeModel, StepContext
 from animegen.models.blocks import (
     MinibatchStd,
@@ -127,6 +130,14 @@ class DCGANConfig:
     samples, against mode collapse; 1 = off; 0 = preset (off in every preset)."""
     diffaug: str = AUTO
     """DiffAugment policy (Zhao et al. 2020): a comma list of color, translation, cutout; "" or "none" = off."""
+    ada_target: float = 0.0
+    """Adaptive augmentation (Karras et al. 2020, :mod:`animegen.models.ada`): D's images also pass through each
+    transform of ``ada_policy`` with a probability p steered so that E[sign(D(real))] stays near this target
+    (the paper uses 0.6); logged as ``train/ada_p``; 0 = off."""
+    ada_policy: str = "color,cutout"
+    """Transforms applied with probability p, after ``diffaug`` (which applies always)."""
+    ada_kimg: float = 100.0
+    """Thousands of images for p to go from 0 to 1 (the paper's 500 is a third of a 180 CPU-minute run here)."""
     r1_gamma: float = 0.0
     """R1 penalty weight γ on real data (Mescheder et al. 2018); 0 disables."""
     lr_g: float = 0.0
@@ -260,6 +271,12 @@ class DCGAN(GenerativeModel):
             self._policy = parse_policy(config.diffaug)
         except ValueError as exc:
             raise ConfigError(f"model.diffaug: {exc}") from None
+        self.ada: AdaptiveAugment | None = None
+        if config.ada_target:
+            try:
+                self.ada = AdaptiveAugment(config.ada_policy, config.ada_target, config.ada_kimg)
+            except ValueError as exc:
+                raise ConfigError(f"model.ada_*: {exc}") from None
         if config.g_top_width < 0 or (config.g_top_width and config.arch != "fast"):
             raise ConfigError(f"model.g_top_width: {config.g_top_width} needs arch='fast' and a value ≥ 0")
         self.generator = build_generator(
@@ -275,7 +292,8 @@ class DCGAN(GenerativeModel):
         return self.generator(z).float()  # [B, C, H, W] in [-1, 1] (tanh)
 
     def augment(self, x: Tensor) -> Tensor:
-        return diff_augment(x, self._policy)
+        x = diff_augment(x, self._policy)
+        return x if self.ada is None else self.ada(x)
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
@@ -320,6 +338,9 @@ class DCGAN(GenerativeModel):
             loss_d = loss_d + 0.5 * self.config.r1_gamma * r1
             out["r1"] = r1.detach()
         grad_norm_d = ctx.optimize("d", loss_d)
+        if self.ada is not None:
+            self.ada.observe(real_logits)
+            out.update(self.ada.stats())
 
         # ---- generator (D frozen: no weight grads computed for it)
         D.requires_grad_(False)

@@ -87,7 +87,7 @@ def rand_cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
     return x * mask.unsqueeze(1)  # [B, C, H, W]
 
 
-_FNS = {
+FUNCTIONS = {
     "color": (rand_brightness, rand_saturation, rand_contrast),
     "translation": (rand_translation,),
     "cutout": (rand_cutout,),
@@ -98,6 +98,6 @@ def diff_augment(x: Tensor, policy: str | tuple[str, ...]) -> Tensor:
     """Apply the policy's transforms in order; the identity (same tensor) when the policy is empty."""
     parts = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
     for p in parts:
-        for fn in _FNS[p]:
+        for fn in FUNCTIONS[p]:
             x = fn(x)
     return x
