@@ -48,7 +48,6 @@ Guarantees
 from __future__ import annotations
 
 import copy
-import math
 import os
 import signal
 import sys
@@ -56,6 +55,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from animegen import runs
@@ -64,34 +64,40 @@ from animegen.config import RunConfig, to_dict
 from animegen.data.sources import ImageSet
 from animegen.errors import CheckpointError, ConfigError
 from animegen.fsutil import atomic_write_json
-from animegen.models import MODELS, DataSpec, build_model
+from animegen.models import MODELS, DataSpec, GenerativeModel
 from animegen.progress import bars_enabled, info, is_quiet, progress
 from animegen.runs import MetricLogger, RunLock, create_run_dir
 from animegen.train import distributed as D
 from animegen.train.context import Divergence, TrainContext
-from animegen.train.data import BatchLoader, fixed_batches, split_indices
-from animegen.train.device import cpu_has_bf16, resolve_device, resolve_precision
+from animegen.train.data import BatchLoader, fixed_batches
+from animegen.train.device import resolve_device, resolve_precision
 from animegen.train.ema import EMA
 from animegen.train.evaluation import DIVERSITY_IMAGES, evaluate
 from animegen.train.export import (
     checkpoint,
     export_saved_state,
-    full_fit_codes,
     save_after_crash,
     save_resume_state,
     write_samples,
 )
 from animegen.train.health import diversity
-from animegen.train.quality import QuickQuality, criterion, resolve_best_by
+from animegen.train.quality import QuickQuality
 from animegen.train.schedule import budget_used, decay_factor, run_progress
-from animegen.train.setup import dry_run_config, install_stop_handlers, load_data, load_run_config, validate_config
+from animegen.train.setup import (
+    build_parts,
+    dry_run_config,
+    install_stop_handlers,
+    load_data,
+    load_run_config,
+    log_start,
+    validate_config,
+    warn_precision,
+)
 from animegen.train.snapshot import TrainingDiverged, capture, resume_from, rollback, seed_all
 from animegen.train.state import TrainState
 from animegen.train.window import LogWindow, log_window, summary_line
 
 STATE_FILE = runs.STATE
-RECON_IMAGES = 8
-SNAPSHOT_EVERY_MAX = 100
 
 
 # ------------------------------------------------------------------------------------ config helpers
@@ -106,6 +112,22 @@ def _every(n: int, step: int) -> bool:
 
 class Trainer:
     """One training run. ``Trainer(cfg, out_dir).run()`` returns the run folder; see :func:`train`."""
+
+    # built by animegen.train.setup.build_parts before the loop
+    model: GenerativeModel
+    optimizers: dict[str, torch.optim.Optimizer]
+    base_lrs: dict[str, list[float]]  # configured learning rate per optimizer and param group
+    ctx: TrainContext
+    ema: EMA
+    loader: BatchLoader
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    recon_idx: np.ndarray  # real images of the reconstruction grid
+    fixed_z: torch.Tensor  # [n, z] latents of the sample grids and the diversity check
+    batches_per_step: int
+    images_per_step: int
+    snapshot_every: int
+    has_buffers: bool
 
     def __init__(self, cfg: RunConfig | None, out_dir: str | Path = "runs", resume: str | Path | None = None,
                  dry_run: bool = False, data: ImageSet | None = None, fresh_budget: bool = False,
@@ -229,10 +251,7 @@ class Trainer:
                 raise CheckpointError(f"cannot resume {self.resume_dir}: no {STATE_FILE} (a run saves one every "
                                       "train.checkpoint_every steps, on Ctrl-C and at the end)")
         self.precision = resolve_precision(tc.precision, self.device)
-        if self.precision == "bf16" and self.device.type == "cpu" and not cpu_has_bf16():
-            self.say("warning: bf16 on a CPU without native bf16 (AVX512-BF16/AMX) is slower than fp32", True)
-        if self.precision == "fp16" and self.device.type == "cpu":
-            self.say("warning: fp16 on CPU is slow; use train.precision=bf16 or fp32", True)
+        warn_precision(self)
 
         ds = load_data(self)
         self.data = ds
@@ -242,40 +261,7 @@ class Trainer:
             check_shapes(self.resume_dir / STATE_FILE, MODELS[cfg.family], cfg.model, self.spec, prefix="model/",
                          optional=MODELS[cfg.family].optional_state,
                          source=f"the run's {runs.CONFIG} (and the data shape)")
-        # the model is initialised identically on every rank (and broadcast from rank 0 anyway)
-        seed_all(tc.seed)
-        model = build_model(cfg.family, cfg.model, self.spec).to(self.device)
-        if tc.channels_last:
-            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        D.broadcast_module(model, self.dist)
-        model.train()
-        self.model = model
-        self._has_buffers = any(True for _ in model.buffers())
-        self.batches_per_step = int(getattr(model, "batches_per_step", 1) or 1)
-        self.optimizers = model.make_optimizers()
-        self.base_lrs = {n: [float(g["lr"]) for g in o.param_groups] for n, o in self.optimizers.items()}
-        self.ctx = TrainContext(self.optimizers, device=self.device, precision=self.precision,
-                                grad_clip=tc.grad_clip, max_grad_norm=tc.max_grad_norm, dist=self.dist)
-        self.ema = EMA(model, model.ema_module, tc.ema_decay, tc.ema_start)
-
-        self.train_idx, self.val_idx = split_indices(len(ds), cfg.data.val_fraction, cfg.data.seed, ds.val_mask)
-        model.check_training_set(full_fit_codes(self))  # e.g. a latent mixture with more components than codes
-        self.images_per_step = tc.batch_size * self.batches_per_step
-        if tc.epochs > 0:  # train.epochs replaces train.steps (config.json records both)
-            tc.steps = max(1, math.ceil(tc.epochs * len(self.train_idx) / self.images_per_step))
-        self.loader = BatchLoader(ds.images, self.train_idx, self.images_per_step, seed=tc.seed,
-                                  hflip=cfg.data.hflip, device=self.device, channels_last=tc.channels_last,
-                                  rank=self.dist.rank, world_size=self.dist.world_size)
-        # fixed latents for sample grids and the diversity check: their own generator, not the global RNG
-        n_fixed = max(tc.n_sample_grid, DIVERSITY_IMAGES)
-        self.fixed_z = model.sample_latent(n_fixed, generator=torch.Generator().manual_seed(tc.seed))
-        ref = self.val_idx if len(self.val_idx) else self.train_idx
-        self.recon_idx = ref[:RECON_IMAGES]
-        self.best_metric = resolve_best_by(self)
-        if tc.eval_kid and self.is_main:
-            self.quality = QuickQuality(self)
-        self.snapshot_every = max(1, min(tc.checkpoint_every if tc.checkpoint_every > 0 else SNAPSHOT_EVERY_MAX,
-                                         SNAPSHOT_EVERY_MAX))
+        build_parts(self)
 
         if self.resume_dir is not None:
             resume_from(self, self.resume_dir)
@@ -291,14 +277,7 @@ class Trainer:
             # training noise: rank r uses seed + 1_000_003·r (rank 0 = a single-process run)
             seed_all(D.rank_seed(tc.seed, self.dist.rank))
         if self.is_main:
-            self.logger = MetricLogger(self.run_dir, purge_step=self.step + 1 if self.resume_dir else None)
-            self.logger.log(self.step, {}, event="resume" if self.resume_dir else "start", family=cfg.family,
-                            device=str(self.device), precision=self.precision, world_size=self.dist.world_size,
-                            images=len(ds), train_images=len(self.train_idx), val_images=len(self.val_idx),
-                            data_fingerprint=ds.fingerprint, params=sum(p.numel() for p in model.parameters()),
-                            best_by=criterion(self, self.best_metric),
-                            **({"budget_spent_s": dict(zip(("wall", "cpu"), self.budget_offset, strict=True))}
-                               if any(self.budget_offset) else {}))
+            log_start(self)
 
     def set_lr_scale(self, scale: float) -> None:
         """Learning rates = configured × ``scale`` (the rollback record) × the decay schedule's factor."""
@@ -350,7 +329,7 @@ class Trainer:
             batch = self.loader.next()  # [B, C, H, W] in [-1, 1]
             t1 = time.perf_counter()
             self.ctx.step = self.step
-            if self.dist.enabled and self._has_buffers:
+            if self.dist.enabled and self.has_buffers:
                 D.broadcast_module(self.model, self.dist, buffers_only=True)
             try:
                 self._step_complete = False  # a crash from here to the step's end leaves a half-updated model
