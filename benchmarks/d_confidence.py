@@ -29,10 +29,9 @@ def confidence_rows(records: list[dict], every: int, keys: tuple[str, ...] = KEY
     (keys never logged in the run are left out; a key missing from some records averages the others)."""
     if every < 1:
         raise ValueError("--every must be ≥ 1")
-    present = [k for k in keys if any(k in r for r in records)]
     buckets: dict[int, dict[str, list[float]]] = {}
     for r in records:
-        values = {k: r[k] for k in present if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])}
+        values = {k: r[k] for k in keys if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])}
         if values and isinstance(r.get("step"), int):
             bucket = buckets.setdefault(r["step"] // every, {})
             for k, v in values.items():
@@ -60,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.run / "metrics.jsonl").is_file():
         print(f"error: {args.run} has no metrics.jsonl (is it a run folder?)", file=sys.stderr)
         return 2
-    if args.every < 1:
-        print("error: --every must be ≥ 1", file=sys.stderr)
+    try:
+        rows = confidence_rows(read_metrics(args.run), args.every, tuple(args.keys))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows = confidence_rows(read_metrics(args.run), args.every, tuple(args.keys))
     print(markdown(rows))
     if args.json:
         args.json.write_text(json.dumps({"run": str(args.run), "every": args.every, "rows": rows}, indent=1) + "\n")
